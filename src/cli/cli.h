@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared pieces of the `loki` command: option parsing helpers, file reading, default paths,
+ * the renderers. The CLI uses only the public libloki API. */
+#ifndef LOKI_CLI_H
+#define LOKI_CLI_H
+
+#include <stdio.h>
+
+#include "loki/loki.h"
+
+#define EXIT_CLEAN 0
+#define EXIT_FINDINGS 1
+#define EXIT_USAGE 2
+
+typedef struct cli_common {
+    const char *rules;   /* --rules, or the default */
+    int no_cache;        /* --no-cache */
+    char *modules_arg;   /* --modules a,b (split into modules) */
+    const char *modules[64];
+    size_t n_modules;
+} cli_common;
+
+/* Parses a common option at argv[*i]; returns 1 if consumed, 0 if not one, -1 on error. */
+int cli_common_opt(cli_common *c, int argc, char **argv, int *i);
+/* Creates the engine for c (modules restricted to c->modules when set); prints errors. */
+int cli_engine(cli_common *c, loki_engine **eng, int need_modules_subset);
+const char *cli_default_rules(void);
+char *cli_cache_dir(void);
+/* Reads a file ("-" = stdin) up to max bytes. Returns 0, or -1 with a message in errbuf. */
+int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
+                  size_t errsz);
+/* Value of "--opt=value" or "--opt value"; advances *i. NULL if argv[*i] is not --opt. */
+const char *cli_optval(int argc, char **argv, int *i, const char *opt, int *missing);
+void cli_print_error(const char *prefix, const loki_error *err, loki_status st);
+
+int cmd_check(int argc, char **argv);
+int cmd_modules(int argc, char **argv);
+int cmd_gates(int argc, char **argv);
+int cmd_types(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Renderers */
+void render_text(FILE *f, const char *name, const loki_verdict *v, int color, int all);
+/* SARIF 2.1.0 log for several verdicts; returns malloc'd JSON or NULL. */
+char *render_sarif(const loki_engine *eng, const char *const *names,
+                   const loki_verdict *const *verdicts, size_t n);
+
+#endif

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/* `loki check`: read each input, check it, render text/JSON/SARIF, and pick the exit code. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void check_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: loki check [FILE...|-] [options]\n"
+            "  --type T            document type (default unknown; see 'loki types')\n"
+            "  --modules a,b       modules to run (default: all)\n"
+            "  --format F          text (default), json or sarif\n"
+            "  --fail-on SEV       exit 1 when a FAIL at or above SEV is found (default high;\n"
+            "                      none = never)\n"
+            "  --all               text: also list PASS and N/A gates\n"
+            "  --color WHEN        auto (default), always, never\n"
+            "  --compact           json: one line per verdict\n"
+            "  --no-timings        json: omit timestamp and timings (stable output)\n"
+            "  --max-bytes N       largest input accepted (default 268435456)\n"
+            "  --rules DIR         rule packs (default: the bundled rules)\n"
+            "  --no-cache          do not use the compiled-rules cache\n"
+            "exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or input error\n");
+}
+
+typedef struct input {
+    const char *name;
+    loki_verdict *v;
+    char errmsg[700];
+    int failed;
+} input;
+
+static int worst_fail(const loki_verdict *v)
+{
+    for (int s = LOKI_SEV_CRITICAL; s > LOKI_SEV_NONE; s--)
+        if (v->fail_by_severity[s])
+            return s;
+    return -1;
+}
+
+/* Adds "file" as the first member of a rendered verdict. */
+static void print_json_with_file(FILE *f, const char *name, const char *json, int pretty)
+{
+    char *q = NULL;
+    size_t n = strlen(name);
+    /* JSON-escape the file name through a tiny local escaper (names are rarely odd). */
+    q = malloc(n * 6 + 3);
+    if (!q)
+        return;
+    char *o = q;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            o += sprintf(o, "\\u%04x", c);
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    fprintf(f, "{%s\"file\": %s,%s", pretty ? "\n  " : "", q, "");
+    fputs(json + 1, f);
+    free(q);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    cli_common c = {0};
+    const char *type = NULL, *format = "text", *color = "auto";
+    int fail_on = LOKI_SEV_HIGH, all = 0, compact = 0, no_timings = 0;
+    size_t max_bytes = 256u << 20;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    size_t n_files = 0;
+    int rc = EXIT_USAGE;
+    input *in = NULL;
+    loki_engine *eng = NULL;
+    if (!files)
+        return EXIT_USAGE;
+    for (int i = 1; i < argc; i++) {
+        int missing = 0, r;
+        const char *v;
+        if ((r = cli_common_opt(&c, argc, argv, &i)) != 0) {
+            if (r < 0)
+                goto out;
+            continue;
+        }
+        if ((v = cli_optval(argc, argv, &i, "--type", &missing))) {
+            type = v;
+        } else if ((v = cli_optval(argc, argv, &i, "--format", &missing))) {
+            format = v;
+        } else if ((v = cli_optval(argc, argv, &i, "--fail-on", &missing))) {
+            fail_on = loki_severity_parse(v);
+            if (fail_on < 0) {
+                fprintf(stderr, "loki: --fail-on: unknown severity '%s' "
+                                "(none, low, medium, high, critical)\n", v);
+                goto out;
+            }
+        } else if ((v = cli_optval(argc, argv, &i, "--color", &missing))) {
+            color = v;
+        } else if ((v = cli_optval(argc, argv, &i, "--max-bytes", &missing))) {
+            char *end;
+            unsigned long long m = strtoull(v, &end, 10);
+            if (*end || m == 0) {
+                fprintf(stderr, "loki: --max-bytes: not a positive number: '%s'\n", v);
+                goto out;
+            }
+            max_bytes = (size_t)m;
+        } else if (strcmp(argv[i], "--all") == 0) {
+            all = 1;
+        } else if (strcmp(argv[i], "--compact") == 0) {
+            compact = 1;
+        } else if (strcmp(argv[i], "--no-timings") == 0) {
+            no_timings = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            check_usage(stdout);
+            rc = EXIT_CLEAN;
+            goto out;
+        } else if (missing) {
+            fprintf(stderr, "loki: option %s needs a value\n", argv[i]);
+            goto out;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "loki: check: unknown option '%s'\n", argv[i]);
+            check_usage(stderr);
+            goto out;
+        } else {
+            files[n_files++] = argv[i];
+        }
+    }
+    if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "sarif")) {
+        fprintf(stderr, "loki: --format: unknown format '%s' (text, json, sarif)\n", format);
+        goto out;
+    }
+    if (type && !loki_document_type_valid(type)) {
+        fprintf(stderr, "loki: --type: unknown document type '%s'; valid types:", type);
+        for (const char *const *t = loki_document_types(); *t; t++)
+            fprintf(stderr, " %s", *t);
+        fputc('\n', stderr);
+        goto out;
+    }
+    if (n_files == 0) {
+        if (isatty(0)) {
+            fprintf(stderr, "loki: check: no input (give FILE... or - for standard input)\n");
+            check_usage(stderr);
+            goto out;
+        }
+        files[n_files++] = "-";
+    }
+    if (cli_engine(&c, &eng, 1))
+        goto out;
+    in = calloc(n_files, sizeof *in);
+    if (!in)
+        goto out;
+    loki_check_options opts;
+    loki_check_options_default(&opts);
+    opts.document_type = type;
+    int input_error = 0, findings = 0;
+    for (size_t i = 0; i < n_files; i++) {
+        in[i].name = strcmp(files[i], "-") == 0 ? "<stdin>" : files[i];
+        char *text = NULL;
+        size_t len = 0;
+        char eb[300];
+        if (cli_read_file(files[i], max_bytes, &text, &len, eb, sizeof eb)) {
+            snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", eb);
+            in[i].failed = 1;
+            input_error = 1;
+            continue;
+        }
+        loki_error err;
+        loki_status st = loki_check(eng, text, len, &opts, &in[i].v, &err);
+        free(text);
+        if (st != LOKI_OK) {
+            snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", err.message);
+            in[i].failed = 1;
+            input_error = 1;
+            continue;
+        }
+        int w = worst_fail(in[i].v);
+        if (fail_on > LOKI_SEV_NONE && w >= fail_on)
+            findings = 1;
+    }
+    for (size_t i = 0; i < n_files; i++)
+        if (in[i].failed)
+            fprintf(stderr, "loki: %s: error: %s\n", in[i].name, in[i].errmsg);
+    if (strcmp(format, "json") == 0) {
+        unsigned fl = (compact ? 0 : LOKI_JSON_PRETTY) | (no_timings ? LOKI_JSON_NO_TIMINGS : 0);
+        if (n_files > 1)
+            printf("[\n");
+        for (size_t i = 0; i < n_files; i++) {
+            if (in[i].failed) {
+                printf("{\"file\": \"%s\", \"error\": {\"message\": \"see stderr\"}}",
+                       in[i].name);
+            } else {
+                char *js = NULL;
+                if (loki_verdict_to_json(in[i].v, fl, &js, NULL) != LOKI_OK) {
+                    fprintf(stderr, "loki: out of memory rendering JSON\n");
+                    input_error = 1;
+                    continue;
+                }
+                print_json_with_file(stdout, in[i].name, js, !compact);
+                free(js);
+            }
+            printf(i + 1 < n_files ? ",\n" : "\n");
+        }
+        if (n_files > 1)
+            printf("]\n");
+    } else if (strcmp(format, "sarif") == 0) {
+        const char **names = calloc(n_files, sizeof *names);
+        const loki_verdict **vs = calloc(n_files, sizeof *vs);
+        size_t k = 0;
+        for (size_t i = 0; names && vs && i < n_files; i++)
+            if (!in[i].failed) {
+                names[k] = in[i].name;
+                vs[k++] = in[i].v;
+            }
+        char *s = names && vs ? render_sarif(eng, names, vs, k) : NULL;
+        if (s) {
+            fputs(s, stdout);
+            fputc('\n', stdout);
+        } else {
+            fprintf(stderr, "loki: out of memory rendering SARIF\n");
+            input_error = 1;
+        }
+        free(s);
+        free(names);
+        free(vs);
+    } else {
+        int col = strcmp(color, "always") == 0 || (strcmp(color, "auto") == 0 && isatty(1) &&
+                                                   !getenv("NO_COLOR"));
+        for (size_t i = 0; i < n_files; i++)
+            if (!in[i].failed)
+                render_text(stdout, in[i].name, in[i].v, col, all);
+    }
+    rc = input_error ? EXIT_USAGE : findings ? EXIT_FINDINGS : EXIT_CLEAN;
+out:
+    if (in)
+        for (size_t i = 0; i < n_files; i++)
+            loki_verdict_destroy(in[i].v);
+    free(in);
+    free(files);
+    free(c.modules_arg);
+    loki_engine_destroy(eng);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* Human-readable verdicts: grouped by module, worst first within a module, spans as
+ * FILE:LINE:COL with the excerpt, colour on a terminal. */
+#include <string.h>
+
+#include "cli.h"
+
+#define RED "\033[31m"
+#define YEL "\033[33m"
+#define GRN "\033[32m"
+#define DIM "\033[2m"
+#define BLD "\033[1m"
+#define RST "\033[0m"
+
+static const char *status_color(loki_gate_status s)
+{
+    switch (s) {
+    case LOKI_FAIL: return RED;
+    case LOKI_WARNING: return YEL;
+    case LOKI_PASS: return GRN;
+    default: return DIM;
+    }
+}
+
+static void excerpt(FILE *f, const char *p, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n && i < 80; i++) {
+        char c = p[i];
+        fputc(c == '\n' || c == '\r' || c == '\t' ? ' ' : c, f);
+    }
+    if (n > 80)
+        fputs("...", f);
+    fputc('"', f);
+}
+
+static void finding(FILE *f, const char *name, const loki_finding *g, int color)
+{
+    const char *c = color ? status_color(g->status) : "";
+    const char *r = color ? RST : "";
+    fprintf(f, "  %s%-7s%s %-8s %s%s%s: %s\n", c, loki_status_name(g->status), r,
+            g->status == LOKI_FAIL || g->status == LOKI_WARNING ? loki_severity_name(g->severity)
+                                                                : "",
+            color ? BLD : "", g->gate->id, r, g->message);
+    if (g->status == LOKI_FAIL || g->status == LOKI_WARNING) {
+        fprintf(f, "          %slegal: %s%s\n", color ? DIM : "", g->gate->legal_source, r);
+        if (g->suggestion)
+            fprintf(f, "          fix: %s\n", g->suggestion);
+        if (g->penalty)
+            fprintf(f, "          penalty: %s\n", g->penalty);
+        for (size_t i = 0; i < g->n_spans; i++) {
+            fprintf(f, "          at %s:%u:%u ", name, g->spans[i].line, g->spans[i].column);
+            excerpt(f, g->spans[i].text, g->spans[i].text_len);
+            fputc('\n', f);
+        }
+    }
+}
+
+void render_text(FILE *f, const char *name, const loki_verdict *v, int color, int all)
+{
+    const char *rc = v->overall_risk >= LOKI_RISK_HIGH ? RED
+                     : v->overall_risk == LOKI_RISK_MEDIUM ? YEL : GRN;
+    unsigned fails = 0, warns = 0;
+    for (int s = 0; s < 5; s++) {
+        fails += v->fail_by_severity[s];
+        warns += v->warning_by_severity[s];
+    }
+    fprintf(f, "%s%s%s: %s%s risk%s — %u FAIL, %u WARNING (type: %s)\n", color ? BLD : "", name,
+            color ? RST : "", color ? rc : "", loki_risk_name(v->overall_risk),
+            color ? RST : "", fails, warns, v->document_type);
+    for (size_t m = 0; m < v->n_modules; m++) {
+        const loki_module_result *mr = &v->modules[m];
+        if (!mr->applicable && !all)
+            continue;
+        if (!all && mr->summary[LOKI_FAIL] == 0 && mr->summary[LOKI_WARNING] == 0)
+            continue;
+        fprintf(f, "%s%s%s (%s %s): %u pass, %u fail, %u warning, %u n/a\n", color ? BLD : "",
+                mr->module->id, color ? RST : "", mr->module->name, mr->module->version,
+                mr->summary[LOKI_PASS], mr->summary[LOKI_FAIL], mr->summary[LOKI_WARNING],
+                mr->summary[LOKI_NA]);
+        /* FAILs first (worst severity first), then WARNINGs, then the rest with --all. */
+        for (int pass = 0; pass < 3; pass++)
+            for (int sev = LOKI_SEV_CRITICAL; sev >= LOKI_SEV_NONE; sev--)
+                for (size_t g = 0; g < mr->n_findings; g++) {
+                    const loki_finding *x = &mr->findings[g];
+                    if ((int)x->severity != sev)
+                        continue;
+                    if ((pass == 0 && x->status == LOKI_FAIL) ||
+                        (pass == 1 && x->status == LOKI_WARNING) ||
+                        (pass == 2 && all && x->status != LOKI_FAIL &&
+                         x->status != LOKI_WARNING))
+                        finding(f, name, x, color);
+                }
+    }
+    if (fails == 0 && warns == 0 && !all)
+        fprintf(f, "  no findings\n");
+}

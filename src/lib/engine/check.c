@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loki_check(): validate the text, scan it once, evaluate every gate of every requested module
+ * against the match table, and build the verdict (spans located by line/column), all in one
+ * arena owned by the verdict.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../doc/doc.h"
+#include "engine_int.h"
+
+typedef struct eval_ctx {
+    loki_engine *eng;
+    const char *text;
+    size_t len;
+    const loki_match_table *mt;
+    loki_posmap pm;
+    int have_pm;
+    loki_arena *arena;
+} eval_ctx;
+
+static int module_requested(const loki_check_options *o, const char *id)
+{
+    if (!o->modules || o->n_modules == 0)
+        return 1;
+    for (size_t i = 0; i < o->n_modules; i++)
+        if (strcmp(o->modules[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static int module_applies(const loki_module *m, const char *type, const loki_match_table *mt)
+{
+    if (strcmp(type, "unknown") == 0 || strcmp(type, "ai_generated") == 0)
+        return m->domain ? loki__cond_eval(m->domain, mt) : 1;
+    for (size_t i = 0; i < m->info.n_applies_to; i++)
+        if (strcmp(m->applies_to[i], type) == 0)
+            return 1;
+    return 0;
+}
+
+/* Collects the matches of the outcome's span sets, in text order, up to the cap. */
+static loki_status build_spans(eval_ctx *cx, const loki_outcome *o, loki_finding *f)
+{
+    const loki_ruleset *rs = cx->eng->rs;
+    size_t total = 0;
+    for (size_t k = 0; k < o->n_span_sets; k++)
+        total += cx->mt->sets[o->span_sets[k]].n;
+    if (total == 0)
+        return LOKI_OK;
+    size_t cap = cx->eng->cfg.max_spans_per_finding;
+    /* Merge the sets' sorted lists: small k, so a k-way minimum pick is fine. */
+    size_t idx[16] = {0};
+    size_t nsets = o->n_span_sets < 16 ? o->n_span_sets : 16;
+    size_t n = total < cap ? total : cap;
+    loki_span *sp = loki__arena_array(cx->arena, n, sizeof *sp);
+    if (!sp)
+        return LOKI_ENOMEM;
+    if (!cx->have_pm) {
+        if (loki__posmap_init(&cx->pm, cx->text, cx->len))
+            return LOKI_ENOMEM;
+        cx->have_pm = 1;
+    }
+    size_t out = 0;
+    size_t last_s = (size_t)-1, last_e = (size_t)-1;
+    while (out < n) {
+        int best = -1;
+        for (size_t k = 0; k < nsets; k++) {
+            const loki_set_matches *sm = &cx->mt->sets[o->span_sets[k]];
+            if (idx[k] >= sm->n)
+                continue;
+            if (best < 0 || sm->m[idx[k]].start < cx->mt->sets[o->span_sets[best]].m[idx[best]].start)
+                best = (int)k;
+        }
+        if (best < 0)
+            break;
+        unsigned si = o->span_sets[best];
+        const loki_match *m = &cx->mt->sets[si].m[idx[best]++];
+        if (m->start == last_s && m->end == last_e)
+            continue; /* the same text found by two sets */
+        last_s = m->start;
+        last_e = m->end;
+        loki_span *s = &sp[out++];
+        s->start = m->start;
+        s->end = m->end;
+        size_t cp_end;
+        loki__posmap_locate(&cx->pm, m->start, &s->line, &s->column, &s->char_start);
+        loki__posmap_locate(&cx->pm, m->end, NULL, NULL, &cp_end);
+        s->char_end = cp_end;
+        size_t tl = m->end - m->start;
+        if (tl > 200) {
+            tl = 200;
+            while (tl > 0 && ((unsigned char)cx->text[m->start + tl] & 0xC0) == 0x80)
+                tl--; /* do not cut a UTF-8 sequence */
+        }
+        s->text = cx->text + m->start; /* re-pointed into the arena below */
+        s->text_len = tl;
+        char *copy = loki__arena_strndup(cx->arena, s->text, tl);
+        if (!copy)
+            return LOKI_ENOMEM;
+        s->text = copy;
+        s->label = rs->sets[si].name;
+    }
+    f->spans = sp;
+    f->n_spans = out;
+    return LOKI_OK;
+}
+
+static const char NA_MSG[] = "Not applicable to this document type";
+static const char NA_GATE_MSG[] = "Not applicable: the gate's subject is not present";
+static const char PASS_MSG[] = "No issue found.";
+
+/* Evaluates one gate into f. `applicable` is the module's applicability. */
+static loki_status eval_gate(eval_ctx *cx, const loki_gate *g, int applicable, loki_finding *f)
+{
+    f->gate = &g->info;
+    if (!applicable) {
+        f->status = LOKI_NA;
+        f->message = NA_MSG;
+        return LOKI_OK;
+    }
+    if (g->relevant && !loki__cond_eval(g->relevant, cx->mt)) {
+        f->status = LOKI_NA;
+        f->message = NA_GATE_MSG;
+        return LOKI_OK;
+    }
+    for (size_t i = 0; i < g->n_outcomes; i++) {
+        const loki_outcome *o = &g->outcomes[i];
+        if (o->when && !loki__cond_eval(o->when, cx->mt))
+            continue;
+        f->status = o->status;
+        f->severity = o->severity;
+        f->message = o->message;
+        f->suggestion = o->suggestion;
+        f->penalty = o->penalty;
+        return o->n_span_sets ? build_spans(cx, o, f) : LOKI_OK;
+    }
+    f->status = LOKI_PASS;
+    f->message = PASS_MSG;
+    return LOKI_OK;
+}
+
+static void risk(loki_verdict *v)
+{
+    const unsigned *F = v->fail_by_severity, *W = v->warning_by_severity;
+    if (F[LOKI_SEV_CRITICAL])
+        v->overall_risk = LOKI_RISK_CRITICAL;
+    else if (F[LOKI_SEV_HIGH])
+        v->overall_risk = LOKI_RISK_HIGH;
+    else if (F[LOKI_SEV_MEDIUM] || W[LOKI_SEV_HIGH] || W[LOKI_SEV_CRITICAL])
+        v->overall_risk = LOKI_RISK_MEDIUM;
+    else
+        v->overall_risk = LOKI_RISK_LOW;
+}
+
+static loki_status validate(loki_engine *eng, const char *text, size_t len,
+                            const loki_check_options *o, loki_error *err)
+{
+    if (!text && len)
+        return loki__err(err, LOKI_EINVAL, "text is NULL");
+    if (o->document_type && !loki_document_type_valid(o->document_type))
+        return loki__err(err, LOKI_EINVAL,
+                         "unknown document type '%s' (run 'loki types' for the list)",
+                         o->document_type);
+    for (size_t i = 0; o->modules && i < o->n_modules; i++) {
+        int found = 0;
+        for (size_t j = 0; j < eng->rs->n_modules; j++)
+            found |= strcmp(eng->rs->modules[j].info.id, o->modules[i]) == 0;
+        if (!found) {
+            char list[400] = "";
+            size_t off = 0;
+            for (size_t j = 0; j < eng->rs->n_modules && off < sizeof list - 70; j++)
+                off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", j ? ", " : "",
+                                        eng->rs->modules[j].info.id);
+            return loki__err(err, LOKI_EINVAL, "unknown module '%.100s' (valid: %s)",
+                             o->modules[i], list);
+        }
+    }
+    if (len > eng->cfg.max_document_bytes)
+        return loki__err(err, LOKI_ELIMIT, "document is %zu bytes; the limit is %zu", len,
+                         eng->cfg.max_document_bytes);
+    const char *why = "invalid UTF-8";
+    size_t bad = loki__utf8_check(text, len, &why);
+    if (bad < len) {
+        unsigned line, col;
+        loki__locate_linear(text, bad, &line, &col);
+        loki__err(err, LOKI_EENCODING, "%s at byte %zu (line %u, column %u)", why, bad, line,
+                  col);
+        if (err) {
+            err->offset = bad;
+            err->line = line;
+            err->column = col;
+        }
+        return LOKI_EENCODING;
+    }
+    return LOKI_OK;
+}
+
+loki_status loki_check(loki_engine *eng, const char *text, size_t len,
+                       const loki_check_options *opts, loki_verdict **out, loki_error *err)
+{
+    loki__err_clear(err);
+    if (!eng || !out)
+        return loki__err(err, LOKI_EINVAL, "engine or out is NULL");
+    *out = NULL;
+    loki_check_options defaults;
+    if (!opts) {
+        loki_check_options_default(&defaults);
+        opts = &defaults;
+    }
+    loki_status st = validate(eng, text, len, opts, err);
+    if (st != LOKI_OK)
+        return st;
+    double t0 = loki__now_ms();
+    loki_verdict_impl *vi = loki__calloc(1, sizeof *vi);
+    if (!vi)
+        return loki__err(err, LOKI_ENOMEM, "out of memory");
+    loki__arena_init(&vi->arena);
+    loki_verdict *v = &vi->pub;
+    eval_ctx cx = {.eng = eng, .text = text ? text : "", .len = len, .arena = &vi->arena};
+    loki_scratch *s = loki__engine_scratch_get(eng);
+    if (!s) {
+        st = loki__err(err, LOKI_ENOMEM, "out of memory (scanner scratch)");
+        goto out;
+    }
+    if ((st = loki__scan(eng->rs, &eng->db, s, cx.text, len, err)) != LOKI_OK)
+        goto out;
+    double t1 = loki__now_ms();
+    cx.mt = &s->mt;
+    const loki_ruleset *rs = eng->rs;
+    const char *type = opts->document_type ? opts->document_type : "unknown";
+    v->document_type = type;
+    v->document_bytes = len;
+    v->ruleset_fingerprint = rs->fingerprint;
+    v->timestamp = opts->timestamp ? opts->timestamp : (int64_t)time(NULL);
+    if (loki__sha256_hex(cx.text, len, v->document_hash)) {
+        st = loki__err(err, LOKI_EINTERNAL, "SHA-256 failed");
+        goto out;
+    }
+    size_t nm = 0;
+    for (size_t i = 0; i < rs->n_modules; i++)
+        nm += module_requested(opts, rs->modules[i].info.id);
+    loki_module_result *mr = loki__arena_array(&vi->arena, nm ? nm : 1, sizeof *mr);
+    if (!mr) {
+        st = loki__err(err, LOKI_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < rs->n_modules; i++) {
+        const loki_module *m = &rs->modules[i];
+        if (!module_requested(opts, m->info.id))
+            continue;
+        loki_module_result *r = &mr[k++];
+        r->module = &m->info;
+        r->applicable = module_applies(m, type, cx.mt);
+        loki_finding *fs = loki__arena_array(&vi->arena, m->info.n_gates, sizeof *fs);
+        if (!fs) {
+            st = loki__err(err, LOKI_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t g = 0; g < m->info.n_gates; g++) {
+            if (eval_gate(&cx, &m->gates[g], r->applicable, &fs[g]) != LOKI_OK) {
+                st = loki__err(err, LOKI_ENOMEM, "out of memory");
+                goto out;
+            }
+            r->summary[fs[g].status]++;
+            if (fs[g].status == LOKI_FAIL)
+                v->fail_by_severity[fs[g].severity]++;
+            else if (fs[g].status == LOKI_WARNING)
+                v->warning_by_severity[fs[g].severity]++;
+        }
+        r->findings = fs;
+        r->n_findings = m->info.n_gates;
+    }
+    v->modules = mr;
+    v->n_modules = nm;
+    risk(v);
+    double t2 = loki__now_ms();
+    v->scan_ms = t1 - t0;
+    v->evaluate_ms = t2 - t1;
+    v->total_ms = t2 - t0;
+out:
+    if (cx.have_pm)
+        loki__posmap_release(&cx.pm);
+    loki__engine_scratch_put(eng, s);
+    if (st != LOKI_OK) {
+        loki_verdict_destroy(v);
+        return st;
+    }
+    *out = v;
+    return LOKI_OK;
+}
+
+void loki_verdict_destroy(loki_verdict *v)
+{
+    if (!v)
+        return;
+    loki_verdict_impl *vi = (loki_verdict_impl *)v;
+    loki__arena_release(&vi->arena);
+    loki__free(vi);
+}
+
+loki_status loki_engine_test_gate(loki_engine *eng, const char *module_id, const char *gate_id,
+                                  const char *text, size_t len, loki_gate_status *status,
+                                  loki_error *err)
+{
+    loki__err_clear(err);
+    const loki_module *m = NULL;
+    const loki_gate *g = NULL;
+    for (size_t i = 0; i < eng->rs->n_modules && !m; i++)
+        if (strcmp(eng->rs->modules[i].info.id, module_id) == 0)
+            m = &eng->rs->modules[i];
+    for (size_t i = 0; m && i < m->info.n_gates && !g; i++)
+        if (strcmp(m->gates[i].info.id, gate_id) == 0)
+            g = &m->gates[i];
+    if (!g)
+        return loki__err(err, LOKI_ENOTFOUND, "no gate %s.%s", module_id, gate_id);
+    loki_check_options o;
+    loki_check_options_default(&o);
+    loki_status st = validate(eng, text, len, &o, err);
+    if (st != LOKI_OK)
+        return st;
+    loki_scratch *s = loki__engine_scratch_get(eng);
+    if (!s)
+        return loki__err(err, LOKI_ENOMEM, "out of memory");
+    loki_arena a;
+    loki__arena_init(&a);
+    eval_ctx cx = {.eng = eng, .text = text, .len = len, .arena = &a};
+    st = loki__scan(eng->rs, &eng->db, s, text, len, err);
+    if (st == LOKI_OK) {
+        cx.mt = &s->mt;
+        loki_finding f = {0};
+        if (eval_gate(&cx, g, 1, &f) != LOKI_OK)
+            st = loki__err(err, LOKI_ENOMEM, "out of memory");
+        else
+            *status = f.status;
+    }
+    if (cx.have_pm)
+        loki__posmap_release(&cx.pm);
+    loki__arena_release(&a);
+    loki__engine_scratch_put(eng, s);
+    return st;
+}

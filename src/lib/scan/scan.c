@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One pass of Vectorscan over the text records, per pattern, merged candidate regions
+ * [end - width, end]; PCRE2 (JIT) then enumerates the leftmost non-overlapping matches whose
+ * start lies in those regions. Every real match ends at a reported end offset and starts at
+ * most `width` bytes before it, so the regions cover every match start and the result equals a
+ * leftmost enumeration over the whole text, at the cost of a scan plus small windows.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan.h"
+
+loki_scratch *loki__scratch_create(const loki_ruleset *rs, const loki_db *db)
+{
+    loki_scratch *s = loki__calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    size_t np = rs->n_patterns;
+    s->widths = db->widths;
+    s->open = loki__calloc(np, sizeof *s->open);
+    s->bucket = loki__calloc(np + 1, sizeof *s->bucket);
+    s->mt.sets = loki__calloc(rs->n_sets, sizeof *s->mt.sets);
+    s->mt.n_sets = rs->n_sets;
+    s->md = pcre2_match_data_create(1, NULL);
+    s->mc = pcre2_match_context_create(NULL);
+    if (!s->open || !s->bucket || !s->mt.sets || !s->md || !s->mc ||
+        hs_alloc_scratch(db->db, &s->hs) != HS_SUCCESS) {
+        loki__scratch_destroy(s, rs->n_sets);
+        return NULL;
+    }
+    return s;
+}
+
+void loki__scratch_destroy(loki_scratch *s, size_t n_sets)
+{
+    if (!s)
+        return;
+    if (s->hs)
+        hs_free_scratch(s->hs);
+    pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mc);
+    loki__free(s->open);
+    loki__free(s->bucket);
+    loki__free(s->regions);
+    loki__free(s->sorted);
+    loki__free(s->pm);
+    if (s->mt.sets)
+        for (size_t i = 0; i < n_sets; i++)
+            loki__free(s->mt.sets[i].m);
+    loki__free(s->mt.sets);
+    loki__free(s);
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ctx)
+{
+    (void)from;
+    (void)flags;
+    loki_scratch *s = ctx;
+    size_t w = s->widths[id];
+    size_t start = to > w ? (size_t)to - w : 0;
+    int r = s->open[id];
+    if (r >= 0 && start <= s->regions[r].end) {
+        s->regions[r].end = (size_t)to;
+        return 0;
+    }
+    if (s->n_regions == s->cap_regions) {
+        size_t nc = s->cap_regions ? s->cap_regions * 2 : 256;
+        loki_region *nr = nc > (size_t)INT32_MAX
+                              ? NULL
+                              : loki__reallocarray(s->regions, nc, sizeof *nr);
+        if (!nr) {
+            s->oom = 1;
+            return 1; /* stop scanning */
+        }
+        s->regions = nr;
+        s->cap_regions = nc;
+    }
+    s->regions[s->n_regions] = (loki_region){id, start, (size_t)to};
+    s->open[id] = (int)s->n_regions++;
+    return 0;
+}
+
+static int push_match(loki_set_matches *sm, const loki_match *m)
+{
+    if (sm->n == sm->cap) {
+        size_t nc = sm->cap ? sm->cap * 2 : 8;
+        loki_match *nm = loki__reallocarray(sm->m, nc, sizeof *nm);
+        if (!nm)
+            return -1;
+        sm->m = nm;
+        sm->cap = nc;
+    }
+    sm->m[sm->n++] = *m;
+    return 0;
+}
+
+static int cmp_match(const void *a, const void *b)
+{
+    const loki_match *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return x->pattern < y->pattern ? -1 : x->pattern > y->pattern;
+}
+
+/* PCRE2 over one pattern's regions (sorted by end, disjoint). Appends to its set. */
+static loki_status enumerate(const loki_pattern *p, unsigned pi, const loki_region *rg, size_t n,
+                             loki_scratch *s, const char *text, size_t len, loki_error *err)
+{
+    loki_set_matches *sm = &s->mt.sets[p->set];
+    size_t last_end = 0;
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t pos = rg[i].start > last_end ? rg[i].start : last_end;
+        while (pos <= rg[i].end && pos < len) {
+            pcre2_set_offset_limit(s->mc, rg[i].end);
+            int rc = pcre2_match((pcre2_code *)p->pcre, (PCRE2_SPTR)text, len, pos, 0, s->md,
+                                 s->mc);
+            if (rc == PCRE2_ERROR_NOMATCH)
+                break;
+            if (rc < 0)
+                return loki__err_at(err, LOKI_EINTERNAL, p->file, p->line, p->col,
+                                    "regex engine error %d on pattern /%.200s/", rc, p->source);
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+            loki_match m = {ov[0], ov[1], pi};
+            if (push_match(sm, &m))
+                return loki__err(err, LOKI_ENOMEM, "out of memory");
+            any = 1;
+            last_end = ov[1];
+            pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+        }
+    }
+    if (any)
+        sm->distinct++;
+    return LOKI_OK;
+}
+
+loki_status loki__scan(const loki_ruleset *rs, const loki_db *db, loki_scratch *s,
+                       const char *text, size_t len, loki_error *err)
+{
+    size_t np = rs->n_patterns;
+    for (size_t i = 0; i < rs->n_sets; i++) {
+        s->mt.sets[i].n = 0;
+        s->mt.sets[i].distinct = 0;
+    }
+    memset(s->open, 0xff, np * sizeof *s->open);
+    s->n_regions = 0;
+    s->oom = 0;
+    if (len == 0)
+        return LOKI_OK;
+    hs_error_t he = hs_scan(db->db, text, (unsigned)len, 0, s->hs, on_match, s);
+    if (s->oom)
+        return loki__err(err, LOKI_ENOMEM, "out of memory recording matches");
+    if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
+        return loki__err(err, LOKI_EINTERNAL, "scanner failed (error %d)", (int)he);
+    if (s->n_regions == 0)
+        return LOKI_OK;
+    /* Group regions by pattern (counting sort keeps each pattern's regions in end order). */
+    memset(s->bucket, 0, (np + 1) * sizeof *s->bucket);
+    for (size_t i = 0; i < s->n_regions; i++)
+        s->bucket[s->regions[i].pattern + 1]++;
+    for (size_t i = 0; i < np; i++)
+        s->bucket[i + 1] += s->bucket[i];
+    loki_region *sorted = loki__reallocarray(s->sorted, s->n_regions, sizeof *sorted);
+    if (!sorted)
+        return loki__err(err, LOKI_ENOMEM, "out of memory");
+    s->sorted = sorted;
+    size_t *fill = s->bucket; /* reuse as cursor: bucket[p] advances to bucket[p+1] */
+    for (size_t i = 0; i < s->n_regions; i++)
+        sorted[fill[s->regions[i].pattern]++] = s->regions[i];
+    /* After the scatter bucket[p] == original bucket[p+1]; walk the groups in order. */
+    size_t i = 0;
+    while (i < s->n_regions) {
+        unsigned pi = sorted[i].pattern;
+        size_t j = i;
+        while (j < s->n_regions && sorted[j].pattern == pi)
+            j++;
+        const loki_pattern *p = &rs->patterns[pi];
+        if (rs->sets[p->set].used) {
+            loki_status st = enumerate(p, pi, sorted + i, j - i, s, text, len, err);
+            if (st != LOKI_OK)
+                return st;
+        }
+        i = j;
+    }
+    /* Sort each set's matches and drop identical spans found by two of its patterns. */
+    for (size_t k = 0; k < rs->n_sets; k++) {
+        loki_set_matches *sm = &s->mt.sets[k];
+        if (sm->n < 2)
+            continue;
+        if (rs->sets[k].n_patterns > 1)
+            qsort(sm->m, sm->n, sizeof *sm->m, cmp_match);
+        size_t o = 1;
+        for (size_t q = 1; q < sm->n; q++)
+            if (sm->m[q].start != sm->m[o - 1].start || sm->m[q].end != sm->m[o - 1].end)
+                sm->m[o++] = sm->m[q];
+        sm->n = o;
+    }
+    return LOKI_OK;
+}

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* loki_check() through the public API: bad input, applicability, risk, determinism, and the
+ * on-disk compiled-database cache (reused when valid, rebuilt when corrupt or stale). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+static const char PACK[] =
+    "module: m\nname: M\nversion: '1'\n"
+    "applies_to: [privacy_notice]\n"
+    "domain: subject\n"
+    "patterns:\n  subject: ['privacy notice']\n"
+    "gates:\n"
+    "  - id: crit\n    title: C\n    severity: critical\n    legal: L1\n"
+    "    patterns:\n      bad: ['forbidden']\n"
+    "    outcomes:\n      - when: bad\n        status: FAIL\n        message: bad\n"
+    "    examples:\n      pass: ['x']\n      fail: ['forbidden']\n"
+    "  - id: warn\n    title: W\n    severity: high\n    legal: L2\n"
+    "    relevant: subject\n"
+    "    patterns:\n      odd: ['odd']\n"
+    "    outcomes:\n      - when: odd\n        status: WARNING\n        message: odd\n"
+    "      - status: PASS\n        message: fine\n"
+    "    examples:\n      pass: ['privacy notice']\n      fail: ['nothing']\n";
+
+static loki_engine *eng;
+
+static int setup(void **st)
+{
+    (void)st;
+    loki_error err;
+    return th_engine(PACK, &eng, &err) == LOKI_OK ? 0 : -1;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    loki_engine_destroy(eng);
+    return 0;
+}
+
+static loki_verdict *run(const char *text, const char *type)
+{
+    loki_check_options o;
+    loki_check_options_default(&o);
+    o.document_type = type;
+    loki_verdict *v = NULL;
+    loki_error err;
+    loki_status s = loki_check(eng, text, strlen(text), &o, &v, &err);
+    if (s != LOKI_OK)
+        fail_msg("check failed: %s", err.message);
+    return v;
+}
+
+static void bad_input_errors(void **st)
+{
+    (void)st;
+    loki_verdict *v = NULL;
+    loki_error err;
+    assert_int_equal(loki_check(eng, "ok\nbad \xff here", 14, NULL, &v, &err), LOKI_EENCODING);
+    assert_null(v);
+    assert_int_equal(err.offset, 7);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 5);
+    assert_non_null(strstr(err.message, "byte 7"));
+    assert_int_equal(loki_check(eng, "a\0b", 3, NULL, &v, &err), LOKI_EENCODING);
+    assert_non_null(strstr(err.message, "NUL byte"));
+    loki_check_options o;
+    loki_check_options_default(&o);
+    const char *mods[] = {"m", "nope"};
+    o.modules = mods;
+    o.n_modules = 2;
+    assert_int_equal(loki_check(eng, "x", 1, &o, &v, &err), LOKI_EINVAL);
+    assert_non_null(strstr(err.message, "unknown module 'nope' (valid: m)"));
+    loki_check_options_default(&o);
+    o.document_type = "memo";
+    assert_int_equal(loki_check(eng, "x", 1, &o, &v, &err), LOKI_EINVAL);
+    assert_non_null(strstr(err.message, "unknown document type 'memo'"));
+    assert_int_equal(loki_check(eng, NULL, 5, NULL, &v, &err), LOKI_EINVAL);
+}
+
+static void empty_document(void **st)
+{
+    (void)st;
+    loki_verdict *v = NULL;
+    loki_error err;
+    assert_int_equal(loki_check(eng, "", 0, NULL, &v, &err), LOKI_OK);
+    assert_int_equal(v->overall_risk, LOKI_RISK_LOW);
+    assert_string_equal(v->document_hash,
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_int_equal(v->modules[0].applicable, 0); /* no subject: domain false */
+    loki_verdict_destroy(v);
+}
+
+static void applicability_by_type_and_domain(void **st)
+{
+    (void)st;
+    /* unknown type, domain false: every gate N/A, even with a forbidden word */
+    loki_verdict *v = run("forbidden", NULL);
+    assert_int_equal(v->modules[0].applicable, 0);
+    assert_int_equal(v->modules[0].findings[0].status, LOKI_NA);
+    assert_int_equal(v->overall_risk, LOKI_RISK_LOW);
+    loki_verdict_destroy(v);
+    /* given type that the module declares: applies without the domain words */
+    v = run("forbidden", "privacy_notice");
+    assert_int_equal(v->modules[0].findings[0].status, LOKI_FAIL);
+    assert_int_equal(v->modules[0].findings[1].status, LOKI_NA); /* relevant: subject */
+    assert_int_equal(v->overall_risk, LOKI_RISK_CRITICAL);
+    loki_verdict_destroy(v);
+    /* given type not declared: N/A even with the domain words */
+    v = run("privacy notice: forbidden", "invoice");
+    assert_int_equal(v->modules[0].applicable, 0);
+    loki_verdict_destroy(v);
+}
+
+static void risk_levels(void **st)
+{
+    (void)st;
+    loki_verdict *v = run("privacy notice, odd", NULL);
+    assert_int_equal(v->modules[0].findings[1].status, LOKI_WARNING);
+    assert_int_equal(v->warning_by_severity[LOKI_SEV_HIGH], 1);
+    assert_int_equal(v->overall_risk, LOKI_RISK_MEDIUM); /* a high WARNING */
+    assert_int_equal(v->modules[0].summary[LOKI_WARNING], 1);
+    assert_int_equal(v->modules[0].summary[LOKI_PASS], 1); /* crit: no outcome → PASS */
+    loki_verdict_destroy(v);
+}
+
+static void json_is_deterministic(void **st)
+{
+    (void)st;
+    const char *t = "privacy notice: forbidden \"quoted\"\tand odd";
+    loki_verdict *a = run(t, NULL), *b = run(t, NULL);
+    char *ja, *jb;
+    assert_int_equal(loki_verdict_to_json(a, LOKI_JSON_NO_TIMINGS, &ja, NULL), LOKI_OK);
+    assert_int_equal(loki_verdict_to_json(b, LOKI_JSON_NO_TIMINGS, &jb, NULL), LOKI_OK);
+    assert_string_equal(ja, jb);
+    assert_null(strstr(ja, "timings"));
+    assert_non_null(strstr(ja, "\"overall_risk\":\"CRITICAL\""));
+    assert_non_null(strstr(ja, "\"legal_source\":\"L1\""));
+    free(ja);
+    free(jb);
+    loki_verdict_destroy(a);
+    loki_verdict_destroy(b);
+}
+
+static void size_limit(void **st)
+{
+    (void)st;
+    const char *d = th_tmpdir("lim");
+    th_write(d, "p.yaml", PACK);
+    loki_engine_config cfg;
+    loki_engine_config_default(&cfg);
+    cfg.rules_path = d;
+    cfg.max_document_bytes = 10;
+    loki_engine *e = NULL;
+    loki_error err;
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_OK);
+    loki_verdict *v = NULL;
+    assert_int_equal(loki_check(e, "01234567890", 11, NULL, &v, &err), LOKI_ELIMIT);
+    assert_non_null(strstr(err.message, "limit is 10"));
+    assert_int_equal(loki_check(e, "0123456789", 10, NULL, &v, &err), LOKI_OK);
+    loki_verdict_destroy(v);
+    loki_engine_destroy(e);
+}
+
+static void disk_cache_reused_and_rebuilt(void **st)
+{
+    (void)st;
+    const char *d0 = th_tmpdir("cache_rules");
+    char rules[1100], cache[1100];
+    snprintf(rules, sizeof rules, "%s", d0);
+    th_write(rules, "p.yaml", PACK);
+    snprintf(cache, sizeof cache, "%s/cache/sub", rules);
+    loki_engine_config cfg;
+    loki_engine_config_default(&cfg);
+    cfg.rules_path = rules;
+    cfg.cache_dir = cache;
+    loki_engine *e = NULL;
+    loki_error err;
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_OK);
+    assert_int_equal(loki_engine_db_from_cache(e), 0);
+    char path[1300];
+    snprintf(path, sizeof path, "%s/%s.hsdb", cache, loki_engine_fingerprint(e));
+    loki_engine_destroy(e);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    /* Second start: from cache, same verdicts. */
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_OK);
+    assert_int_equal(loki_engine_db_from_cache(e), 1);
+    loki_verdict *v = NULL;
+    assert_int_equal(loki_check(e, "forbidden", 9, NULL, &v, &err), LOKI_OK);
+    loki_verdict_destroy(v);
+    loki_engine_destroy(e);
+    /* Corrupt one byte in the middle: detected, rebuilt, rewritten. */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, (long)(sb.st_size / 2), SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, (long)(sb.st_size / 2), SEEK_SET);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_OK);
+    assert_int_equal(loki_engine_db_from_cache(e), 0);
+    loki_engine_destroy(e);
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_OK);
+    assert_int_equal(loki_engine_db_from_cache(e), 1);
+    loki_engine_destroy(e);
+    /* Truncated file: same. */
+    assert_int_equal(truncate(path, 100), 0);
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_OK);
+    assert_int_equal(loki_engine_db_from_cache(e), 0);
+    loki_engine_destroy(e);
+    /* A changed pack has another fingerprint: never the old database. */
+    char changed[sizeof PACK + 20];
+    snprintf(changed, sizeof changed, "%s", PACK);
+    char *p = strstr(changed, "forbidden");
+    memcpy(p, "FORBIDDEN", 9);
+    th_write(rules, "p.yaml", changed);
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_OK);
+    assert_int_equal(loki_engine_db_from_cache(e), 0);
+    loki_engine_destroy(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bad_input_errors),
+        cmocka_unit_test(empty_document),
+        cmocka_unit_test(applicability_by_type_and_domain),
+        cmocka_unit_test(risk_levels),
+        cmocka_unit_test(json_is_deterministic),
+        cmocka_unit_test(size_limit),
+        cmocka_unit_test(disk_cache_reused_and_rebuilt),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

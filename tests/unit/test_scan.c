@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/* The scanner: spans (byte and code-point offsets, line/column) through loki_check(), the
+ * pattern conveniences (whole words, whitespace, case), and a property test: the region-based
+ * enumeration equals a plain PCRE2 leftmost enumeration over the whole text. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/engine_int.h"
+#include "helpers.h"
+
+static const char PACK[] =
+    "module: t\nname: T\nversion: '1'\n"
+    "patterns:\n"
+    "  data: ['personal data']\n"
+    "  money: ['£\\d{1,6}']\n"
+    "  word: ['interests?']\n"
+    "  gap: ['withdraw.{0,20}consent']\n"
+    "  digits: ['\\d{2}']\n"
+    "  eq: ['={2}']\n"
+    "gates:\n"
+    "  - id: g\n    title: G\n    severity: high\n    legal: L\n"
+    "    outcomes:\n"
+    "      - when: data | money | word | gap | digits | eq\n"
+    "        status: FAIL\n        message: found\n"
+    "        spans: [data, money, word, gap, digits, eq]\n"
+    "    examples:\n      pass: ['x']\n      fail: ['personal data']\n";
+
+static loki_engine *eng;
+
+static int setup(void **st)
+{
+    (void)st;
+    loki_error err;
+    if (th_engine(PACK, &eng, &err) != LOKI_OK) {
+        print_error("engine: %s:%u:%u %s\n", err.file, err.line, err.column, err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    loki_engine_destroy(eng);
+    return 0;
+}
+
+static const loki_finding *check1(const char *text, loki_verdict **v)
+{
+    loki_error err;
+    loki_status s = loki_check(eng, text, strlen(text), NULL, v, &err);
+    if (s != LOKI_OK)
+        fail_msg("check: %s", err.message);
+    return &(*v)->modules[0].findings[0];
+}
+
+static void spans_ascii_and_multibyte(void **st)
+{
+    (void)st;
+    loki_verdict *v;
+    const char *t = "Café owners:\nwe hold PERSONAL\n  DATA and charge £250.";
+    const loki_finding *f = check1(t, &v);
+    assert_int_equal(f->status, LOKI_FAIL);
+    /* personal data and £250; not "25" or "50": two digits must be a whole word */
+    assert_int_equal(f->n_spans, 2);
+    const loki_span *s = &f->spans[0];
+    size_t off = (size_t)(strstr(t, "PERSONAL") - t);
+    assert_int_equal(s->start, off);
+    assert_int_equal(s->end, off + strlen("PERSONAL\n  DATA"));
+    assert_int_equal(s->line, 2);
+    assert_int_equal(s->column, 9);
+    assert_int_equal(s->char_start, off - 1); /* é is two bytes */
+    assert_memory_equal(s->text, "PERSONAL\n  DATA", s->text_len);
+    assert_string_equal(s->label, "data");
+    s = &f->spans[1];
+    off = (size_t)(strstr(t, "£250") - t);
+    assert_int_equal(s->start, off);
+    assert_int_equal(s->end, off + 5); /* £ is two bytes */
+    assert_int_equal(s->char_end - s->char_start, 4);
+    assert_int_equal(s->line, 3);
+    assert_int_equal(s->column, 19);
+    loki_verdict_destroy(v);
+}
+
+static void whole_words_only(void **st)
+{
+    (void)st;
+    loki_verdict *v;
+    const loki_finding *f = check1("disinterested interestsx interest, interests.", &v);
+    assert_int_equal(f->n_spans, 2);
+    assert_memory_equal(f->spans[0].text, "interest", 8);
+    assert_int_equal(f->spans[0].text_len, 8);
+    assert_int_equal(f->spans[1].text_len, 9);
+    loki_verdict_destroy(v);
+    f = check1("personal database", &v);
+    assert_int_equal(f->status, LOKI_PASS);
+    loki_verdict_destroy(v);
+}
+
+static void bounded_gap_leftmost_nonoverlapping(void **st)
+{
+    (void)st;
+    loki_verdict *v;
+    /* "====" gives two non-overlapping "={2}" matches, not three; "1234" is not a
+     * whole-word two-digit match but "12 34" is two. */
+    const loki_finding *f = check1("==== 1234 12 34 and withdraw your consent", &v);
+    assert_int_equal(f->n_spans, 5);
+    assert_int_equal(f->spans[0].start, 0);
+    assert_int_equal(f->spans[0].end, 2);
+    assert_int_equal(f->spans[1].start, 2);
+    assert_int_equal(f->spans[1].end, 4);
+    assert_int_equal(f->spans[2].start, 10);
+    assert_int_equal(f->spans[3].start, 13);
+    assert_memory_equal(f->spans[4].text, "withdraw your consent", 21);
+    loki_verdict_destroy(v);
+    /* A gap wider than 20 bytes is no match. */
+    f = check1("withdraw, if you want to at some point, consent", &v);
+    assert_int_equal(f->status, LOKI_PASS);
+    loki_verdict_destroy(v);
+}
+
+/* Property: for random texts over a small alphabet, the scanner's matches for each pattern
+ * equal PCRE2's leftmost non-overlapping enumeration over the whole text. */
+static void regions_equal_full_enumeration(void **st)
+{
+    (void)st;
+    static const char *words[] = {"personal", "data", " ", " ", "\n", "withdraw", "consent",
+                                  "12", "3", "£", "interest", "s", "x", ".", "=="};
+    srand(12345);
+    loki_scratch *s = loki__engine_scratch_get(eng);
+    const loki_ruleset *rs = eng->rs;
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    for (int iter = 0; iter < 300; iter++) {
+        char text[4096];
+        size_t len = 0;
+        size_t target = (size_t)(rand() % 3000);
+        while (len < target) {
+            const char *w = words[rand() % 15];
+            size_t n = strlen(w);
+            if (len + n >= sizeof text)
+                break;
+            memcpy(text + len, w, n);
+            len += n;
+        }
+        loki_error err;
+        assert_int_equal(loki__scan(rs, &eng->db, s, text, len, &err), LOKI_OK);
+        for (size_t p = 0; p < rs->n_patterns; p++) {
+            const loki_pattern *pat = &rs->patterns[p];
+            const loki_set_matches *sm = &s->mt.sets[pat->set];
+            size_t k = 0, pos = 0;
+            while (pos < len) {
+                int rc = pcre2_match((pcre2_code *)pat->pcre, (PCRE2_SPTR)text, len, pos, 0,
+                                     md, NULL);
+                if (rc < 0)
+                    break;
+                PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+                /* every pattern here is alone in its set, so set matches == pattern matches */
+                assert_true(k < sm->n);
+                assert_int_equal(sm->m[k].start, ov[0]);
+                assert_int_equal(sm->m[k].end, ov[1]);
+                k++;
+                pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+            }
+            assert_int_equal(k, sm->n);
+        }
+    }
+    pcre2_match_data_free(md);
+    loki__engine_scratch_put(eng, s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spans_ascii_and_multibyte),
+        cmocka_unit_test(whole_words_only),
+        cmocka_unit_test(bounded_gap_leftmost_nonoverlapping),
+        cmocka_unit_test(regions_equal_full_enumeration),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -77,6 +77,8 @@ typedef struct loki_engine_config {
     size_t max_pack_bytes;
     /* Most spans reported per finding (default 50). */
     unsigned max_spans_per_finding;
+    /* Compile every pattern's span regex now instead of on first use (for linting). */
+    int validate_all;
 } loki_engine_config;
 
 /* Fills *cfg with defaults (rules_path NULL: the caller must set it). */

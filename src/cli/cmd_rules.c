@@ -92,6 +92,7 @@ int cmd_types(int argc, char **argv)
 static int rules_lint(cli_common *c)
 {
     c->no_cache = 1; /* a lint compiles everything, so every pattern is checked */
+    c->validate_all = 1;
     loki_engine *eng = NULL;
     if (cli_engine(c, &eng, 1))
         return EXIT_FINDINGS;

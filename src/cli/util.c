@@ -179,6 +179,7 @@ int cli_engine(cli_common *c, loki_engine **eng, int need_modules_subset)
     cfg.rules_path = c->rules ? c->rules : cli_default_rules();
     char *cache = c->no_cache ? NULL : cli_cache_dir();
     cfg.cache_dir = cache;
+    cfg.validate_all = c->validate_all;
     if (need_modules_subset && c->n_modules) {
         cfg.modules = c->modules;
         cfg.n_modules = c->n_modules;

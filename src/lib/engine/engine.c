@@ -116,7 +116,7 @@ loki_status loki_engine_create(const loki_engine_config *cfg, loki_engine **out,
     loki_load_config lc = {cfg->rules_path, cfg->modules, cfg->n_modules, eng->cfg.max_pack_bytes};
     loki_status st = loki__rules_load(&lc, &eng->rs, err);
     if (st == LOKI_OK)
-        st = loki__db_build(eng->rs, cfg->cache_dir, &eng->db, err);
+        st = loki__db_build(eng->rs, cfg->cache_dir, cfg->validate_all, &eng->db, err);
     if (st != LOKI_OK) {
         loki_engine_destroy(eng);
         return st;

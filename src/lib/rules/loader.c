@@ -210,21 +210,6 @@ static int add_pattern(loader *L, yaml_node_t *v, unsigned set)
     p->file = L->file;
     p->line = (unsigned)v->start_mark.line + 1;
     p->col = (unsigned)v->start_mark.column + 1;
-    int ec;
-    PCRE2_SIZE eo;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->regex, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_CASELESS | PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_USE_OFFSET_LIMIT |
-                                       PCRE2_NEVER_BACKSLASH_C,
-                                   &ec, &eo, NULL);
-    if (!re) {
-        char emsg[160];
-        pcre2_get_error_message(ec, (PCRE2_UCHAR *)emsg, sizeof emsg);
-        char where[400];
-        snprintf(where, sizeof where, "%.150s (in /%.200s/)", emsg, p->source);
-        at(L, v, LOKI_EPARSE, "pattern does not compile: %s", where, NULL);
-        return -1;
-    }
-    p->pcre = re;
     rs->n_patterns++;
     return 0;
 }
@@ -859,6 +844,7 @@ loki_status loki__rules_load(const loki_load_config *cfg, loki_ruleset **out, lo
     if (!rs)
         return loki__err(err, LOKI_ENOMEM, "out of memory");
     loki__arena_init(&rs->arena);
+    pthread_mutex_init(&rs->pcre_lock, NULL);
     if ((st = list_packs(cfg->path, &files, &n_files, err)) != LOKI_OK)
         goto fail;
     rs->modules = loki__arena_array(&rs->arena, n_files, sizeof *rs->modules);
@@ -927,7 +913,8 @@ void loki__rules_free(loki_ruleset *rs)
     if (!rs)
         return;
     for (size_t i = 0; i < rs->n_patterns; i++)
-        pcre2_code_free(rs->patterns[i].pcre);
+        pcre2_code_free(atomic_load(&rs->patterns[i].pcre));
+    pthread_mutex_destroy(&rs->pcre_lock);
     loki__free(rs->patterns);
     loki__free(rs->sets);
     loki__free(rs->examples);

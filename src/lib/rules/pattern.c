@@ -2,7 +2,8 @@
 /*
  * Pattern rewriting: the conveniences of the pack language (docs/rules.md) turned into a
  * regex both Vectorscan and PCRE2 compile the same way:
- *   - a literal space (outside a character class) becomes \s{1,3};
+ *   - a literal space (outside a character class) becomes \s{1,3}; followed by ? or * it
+ *     becomes \s{0,3} (optional whitespace), followed by {m,n} it becomes \s{m,n};
  *   - \b is added where the pattern begins or ends with a word character.
  */
 #include <ctype.h>
@@ -104,7 +105,20 @@ char *loki__pattern_rewrite(loki_arena *a, const char *src)
         if (c == ' ') {
             while (i + 1 < len && src[i + 1] == ' ')
                 i++;
-            loki__buf_adds(&b, "\\s{1,3}");
+            /* A quantifier after the space applies to the whitespace run: ' ?' is "optional
+             * whitespace", not a lazy version of the run. */
+            char q = i + 1 < len ? src[i + 1] : '\0';
+            if (q == '?' || q == '*') {
+                loki__buf_adds(&b, "\\s{0,3}");
+                i++;
+            } else if (q == '+') {
+                loki__buf_adds(&b, "\\s{1,3}");
+                i++;
+            } else if (q == '{') {
+                loki__buf_adds(&b, "\\s");
+            } else {
+                loki__buf_adds(&b, "\\s{1,3}");
+            }
             continue;
         }
         loki__buf_addc(&b, c);

@@ -7,6 +7,8 @@
 #ifndef LOKI_RULES_H
 #define LOKI_RULES_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "../util/util.h"
@@ -19,7 +21,7 @@ typedef struct loki_pattern {
     const char *regex;   /* rewritten: boundaries, whitespace (see docs/rules.md) */
     unsigned set;        /* index of its set in the ruleset */
     unsigned width;      /* maximum match width in bytes */
-    void *pcre;          /* pcre2_code * (compiled on demand at engine build) */
+    _Atomic(void *) pcre; /* pcre2_code *, compiled and JIT-compiled on first use */
     const char *file;
     unsigned line, col;
 } loki_pattern;
@@ -134,6 +136,7 @@ typedef struct loki_ruleset {
     size_t n_examples;
     unsigned max_width;
     char fingerprint[65];
+    pthread_mutex_t pcre_lock; /* serialises first-use compilation of patterns */
 } loki_ruleset;
 
 typedef struct loki_load_config {

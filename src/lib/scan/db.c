@@ -170,7 +170,7 @@ static loki_status compile_db(loki_ruleset *rs, loki_db *db, loki_error *err)
         hs_compile_error_t *ce = NULL;
         if (hs_expression_info(p->regex, HS_FLAGS, &info, &ce) != HS_SUCCESS) {
             char m[300];
-            snprintf(m, sizeof m, "is not supported by the scanner: %s",
+            snprintf(m, sizeof m, "is invalid or unsupported: %s",
                      ce && ce->message ? ce->message : "unknown error");
             hs_free_compile_error(ce);
             st = pattern_err(err, p, m);
@@ -216,7 +216,36 @@ out:
     return st;
 }
 
-loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, loki_db *db,
+pcre2_code *loki__pattern_code(loki_ruleset *rs, loki_pattern *p, loki_error *err)
+{
+    pcre2_code *re = atomic_load_explicit(&p->pcre, memory_order_acquire);
+    if (re)
+        return re;
+    pthread_mutex_lock(&rs->pcre_lock);
+    re = atomic_load_explicit(&p->pcre, memory_order_relaxed);
+    if (!re) {
+        int ec;
+        PCRE2_SIZE eo;
+        re = pcre2_compile((PCRE2_SPTR)p->regex, PCRE2_ZERO_TERMINATED,
+                           PCRE2_CASELESS | PCRE2_DOTALL | PCRE2_NEVER_UTF |
+                               PCRE2_USE_OFFSET_LIMIT | PCRE2_NEVER_BACKSLASH_C,
+                           &ec, &eo, NULL);
+        if (!re) {
+            char emsg[160];
+            pcre2_get_error_message(ec, (PCRE2_UCHAR *)emsg, sizeof emsg);
+            loki__err_at(err, LOKI_EPARSE, p->file, p->line, p->col,
+                         "pattern /%.200s/ is invalid: %s", p->source, emsg);
+        } else {
+            /* JIT is an optimisation: without it (no executable memory) matching still works. */
+            pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+            atomic_store_explicit(&p->pcre, re, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&rs->pcre_lock);
+    return re;
+}
+
+loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, int eager, loki_db *db,
                            loki_error *err)
 {
     loki_status st;
@@ -236,8 +265,10 @@ loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, loki_db *db,
         rs->patterns[i].width = db->widths[i];
         if (db->widths[i] > rs->max_width)
             rs->max_width = db->widths[i];
-        /* JIT is an optimisation: without it (e.g. no executable memory) matching still works. */
-        pcre2_jit_compile(rs->patterns[i].pcre, PCRE2_JIT_COMPLETE);
+        if (eager && !loki__pattern_code(rs, &rs->patterns[i], err)) {
+            loki__db_release(db);
+            return LOKI_EPARSE;
+        }
     }
     return LOKI_OK;
 }

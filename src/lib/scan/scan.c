@@ -107,17 +107,20 @@ static int cmp_match(const void *a, const void *b)
 }
 
 /* PCRE2 over one pattern's regions (sorted by end, disjoint). Appends to its set. */
-static loki_status enumerate(const loki_pattern *p, unsigned pi, const loki_region *rg, size_t n,
+static loki_status enumerate(loki_ruleset *rs, loki_pattern *p, unsigned pi, const loki_region *rg, size_t n,
                              loki_scratch *s, const char *text, size_t len, loki_error *err)
 {
     loki_set_matches *sm = &s->mt.sets[p->set];
+    pcre2_code *re = loki__pattern_code(rs, p, err);
+    if (!re)
+        return LOKI_EPARSE;
     size_t last_end = 0;
     int any = 0;
     for (size_t i = 0; i < n; i++) {
         size_t pos = rg[i].start > last_end ? rg[i].start : last_end;
         while (pos <= rg[i].end && pos < len) {
             pcre2_set_offset_limit(s->mc, rg[i].end);
-            int rc = pcre2_match((pcre2_code *)p->pcre, (PCRE2_SPTR)text, len, pos, 0, s->md,
+            int rc = pcre2_match(re, (PCRE2_SPTR)text, len, pos, 0, s->md,
                                  s->mc);
             if (rc == PCRE2_ERROR_NOMATCH)
                 break;
@@ -138,7 +141,7 @@ static loki_status enumerate(const loki_pattern *p, unsigned pi, const loki_regi
     return LOKI_OK;
 }
 
-loki_status loki__scan(const loki_ruleset *rs, const loki_db *db, loki_scratch *s,
+loki_status loki__scan(loki_ruleset *rs, const loki_db *db, loki_scratch *s,
                        const char *text, size_t len, loki_error *err)
 {
     size_t np = rs->n_patterns;
@@ -178,9 +181,9 @@ loki_status loki__scan(const loki_ruleset *rs, const loki_db *db, loki_scratch *
         size_t j = i;
         while (j < s->n_regions && sorted[j].pattern == pi)
             j++;
-        const loki_pattern *p = &rs->patterns[pi];
+        loki_pattern *p = &rs->patterns[pi];
         if (rs->sets[p->set].used) {
-            loki_status st = enumerate(p, pi, sorted + i, j - i, s, text, len, err);
+            loki_status st = enumerate(rs, p, pi, sorted + i, j - i, s, text, len, err);
             if (st != LOKI_OK)
                 return st;
         }

@@ -22,9 +22,13 @@ typedef struct loki_db {
 
 /* Compiles (or loads from cache_dir, when not NULL) the database for rs, and JIT-compiles the
  * patterns' PCRE2 code. Pattern errors are located at their file:line:col. */
-loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, loki_db *db,
+loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, int eager, loki_db *db,
                            loki_error *err);
 void loki__db_release(loki_db *db);
+
+/* The pattern's PCRE2 code, compiled and JIT-compiled on first use (thread-safe). NULL when
+ * PCRE2 rejects the pattern; err is then filled with its location. */
+pcre2_code *loki__pattern_code(loki_ruleset *rs, loki_pattern *p, loki_error *err);
 
 /* Per-thread scanning state, pooled by the engine. */
 typedef struct loki_region {
@@ -52,7 +56,7 @@ loki_scratch *loki__scratch_create(const loki_ruleset *rs, const loki_db *db);
 void loki__scratch_destroy(loki_scratch *s, size_t n_sets);
 
 /* Scans text into s->mt. Only sets marked `used` get matches. */
-loki_status loki__scan(const loki_ruleset *rs, const loki_db *db, loki_scratch *s,
+loki_status loki__scan(loki_ruleset *rs, const loki_db *db, loki_scratch *s,
                        const char *text, size_t len, loki_error *err);
 
 #endif

@@ -118,10 +118,16 @@ static loki_status enumerate(loki_ruleset *rs, loki_pattern *p, unsigned pi, con
     int any = 0;
     for (size_t i = 0; i < n; i++) {
         size_t pos = rg[i].start > last_end ? rg[i].start : last_end;
+        /* A match starting by rg.end ends by rg.end + width; one byte more keeps \b and $
+         * honest at that end. Anything that would need the (false) end of this shortened
+         * subject starts after the offset limit, so it is never reported. Without the cut,
+         * PCRE2's first-character search would run to the end of the text on every call. */
+        size_t sub = rg[i].end + p->width + 1;
+        if (sub > len)
+            sub = len;
         while (pos <= rg[i].end && pos < len) {
             pcre2_set_offset_limit(s->mc, rg[i].end);
-            int rc = pcre2_match(re, (PCRE2_SPTR)text, len, pos, 0, s->md,
-                                 s->mc);
+            int rc = pcre2_match(re, (PCRE2_SPTR)text, sub, pos, 0, s->md, s->mc);
             if (rc == PCRE2_ERROR_NOMATCH)
                 break;
             if (rc < 0)

@@ -166,6 +166,8 @@ typedef struct loki_check_options {
     size_t n_modules;
     /* Unix time written into the verdict's timestamp; 0 means "now". Tests pin it. */
     int64_t timestamp;
+    /* 1: do not run the universal detectors (PII, contradictions, claims...). */
+    int no_universal;
 } loki_check_options;
 
 void loki_check_options_default(loki_check_options *opts);
@@ -198,6 +200,24 @@ typedef struct loki_module_result {
     unsigned summary[5];          /* counts indexed by loki_gate_status */
 } loki_module_result;
 
+/*
+ * A finding of a universal detector (run on every document regardless of modules; see
+ * docs/detectors.md). For PII the span texts are masked: the full value never appears in a
+ * verdict, a log or text output.
+ */
+typedef struct loki_universal_finding {
+    const char *detector;   /* "pii", "contradiction", "unsupported_claim",
+                               "financial_promotion", "consumer_duty", "cross_validation" */
+    const char *type;       /* e.g. "payment_card", "ni_number", "iban", "contradiction" */
+    loki_gate_status status; /* FAIL or WARNING */
+    loki_severity severity;
+    double confidence;      /* 0..1 */
+    const char *message;
+    const char *suggestion; /* may be NULL */
+    size_t n_spans;
+    const loki_span *spans;
+} loki_universal_finding;
+
 typedef enum loki_risk { LOKI_RISK_LOW = 0, LOKI_RISK_MEDIUM, LOKI_RISK_HIGH, LOKI_RISK_CRITICAL } loki_risk;
 const char *loki_risk_name(loki_risk r);
 
@@ -215,6 +235,11 @@ typedef struct loki_verdict {
     unsigned fail_by_severity[5];    /* FAIL counts indexed by loki_severity */
     unsigned warning_by_severity[5]; /* WARNING counts indexed by loki_severity */
     double scan_ms, evaluate_ms, total_ms;
+    size_t n_universal;
+    const loki_universal_finding *universal;
+    double detect_ms;
+    /* Why each detected type was inferred: for detected_types[i], the signals that matched. */
+    const char *const *const *detected_signals; /* NULL-terminated list per detected type */
 } loki_verdict;
 
 /*
@@ -258,6 +283,32 @@ typedef struct loki_example {
 } loki_example;
 size_t loki_engine_example_count(const loki_engine *eng);
 const loki_example *loki_engine_example(const loki_engine *eng, size_t i);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Redaction                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum loki_mask_style {
+    LOKI_MASK_STARS = 0, /* every character of the value becomes '*' (length kept) */
+    LOKI_MASK_TYPE,      /* the value becomes [TYPE], e.g. [EMAIL] */
+    LOKI_MASK_PARTIAL    /* keep the last 4 characters, star the rest */
+} loki_mask_style;
+
+typedef struct loki_redact_options {
+    loki_mask_style style;
+    const char *document_type; /* NULL = unknown */
+    double min_confidence;     /* findings below this are left alone (default 0.5) */
+} loki_redact_options;
+
+void loki_redact_options_default(loki_redact_options *o);
+
+/*
+ * Returns the text with every PII finding masked. *out is malloc'd and NUL-terminated; the
+ * caller frees it. *n_masked receives the number of values masked. Needs no engine: the PII
+ * detectors are built in. Thread-safe.
+ */
+loki_status loki_redact(const char *text, size_t len, const loki_redact_options *opts,
+                        char **out, size_t *out_len, size_t *n_masked, loki_error *err);
 
 #ifdef __cplusplus
 }

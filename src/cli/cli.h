@@ -40,6 +40,8 @@ int cmd_gates(int argc, char **argv);
 int cmd_types(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_serve(int argc, char **argv);  /* src/server/ (LOKI_HAVE_SERVE) */
+int cmd_redact(int argc, char **argv); /* src/cli/cmd_redact.c (LOKI_HAVE_REDACT) */
 
 /* Renderers */
 void render_text(FILE *f, const char *name, const loki_verdict *v, int color, int all);

@@ -18,6 +18,12 @@ static void usage(FILE *f)
             "  rules lint [PATH]     validate rule packs (errors with file:line:column)\n"
             "  rules test [PATH]     run every gate's inline examples\n"
             "  bench [FILE...]       measure check time and throughput\n"
+#ifdef LOKI_HAVE_REDACT
+            "  redact [FILE|-]       print the text with personal data masked\n"
+#endif
+#ifdef LOKI_HAVE_SERVE
+            "  serve                 run the REST API and LLM interceptor\n"
+#endif
             "  version               print the version\n"
             "\n"
             "common options: --rules DIR  --modules a,b  --no-cache\n"
@@ -43,6 +49,14 @@ int main(int argc, char **argv)
         return cmd_rules(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+#ifdef LOKI_HAVE_SERVE
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+#endif
+#ifdef LOKI_HAVE_REDACT
+    if (strcmp(cmd, "redact") == 0)
+        return cmd_redact(argc - 1, argv + 1);
+#endif
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("loki %s\n", loki_version());
         return EXIT_CLEAN;

@@ -226,12 +226,30 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
         st = loki__err(err, LOKI_ENOMEM, "out of memory (scanner scratch)");
         goto out;
     }
-    if ((st = loki__scan(eng->rs, &eng->db, s, cx.text, len, err)) != LOKI_OK)
-        goto out;
-    double t1 = loki__now_ms();
-    cx.mt = &s->mt;
-    const loki_ruleset *rs = eng->rs;
+    loki_ruleset *rs = eng->rs;
     const char *type = opts->document_type ? opts->document_type : "unknown";
+    int *applies = loki__arena_array(&vi->arena, rs->n_modules, sizeof *applies);
+    if (!applies) {
+        st = loki__err(err, LOKI_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* Stage 1 (type unknown): the domain guards decide which modules apply. Stage 2: only the
+     * applicable, requested modules' patterns are scanned. */
+    cx.mt = &s->mt;
+    loki__scan_reset(rs, s);
+    int by_domain = strcmp(type, "unknown") == 0 || strcmp(type, "ai_generated") == 0;
+    if (by_domain && (st = loki__scan_db(rs, &eng->db, LOKI_DB_DOMAIN, s, cx.text, len, err)) !=
+                         LOKI_OK)
+        goto out;
+    for (size_t i = 0; i < rs->n_modules; i++) {
+        const loki_module *m = &rs->modules[i];
+        applies[i] = module_requested(opts, m->info.id) && module_applies(m, type, cx.mt);
+        if (applies[i] &&
+            (st = loki__scan_db(rs, &eng->db, LOKI_DB_MODULE(i), s, cx.text, len, err)) !=
+                LOKI_OK)
+            goto out;
+    }
+    double t1 = loki__now_ms();
     v->document_type = type;
     v->document_bytes = len;
     v->ruleset_fingerprint = rs->fingerprint;
@@ -255,7 +273,7 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
             continue;
         loki_module_result *r = &mr[k++];
         r->module = &m->info;
-        r->applicable = module_applies(m, type, cx.mt);
+        r->applicable = applies[i];
         loki_finding *fs = loki__arena_array(&vi->arena, m->info.n_gates, sizeof *fs);
         if (!fs) {
             st = loki__err(err, LOKI_ENOMEM, "out of memory");
@@ -329,7 +347,9 @@ loki_status loki_engine_test_gate(loki_engine *eng, const char *module_id, const
     loki_arena a;
     loki__arena_init(&a);
     eval_ctx cx = {.eng = eng, .text = text, .len = len, .arena = &a};
-    st = loki__scan(eng->rs, &eng->db, s, text, len, err);
+    loki__scan_reset(eng->rs, s);
+    st = loki__scan_db(eng->rs, &eng->db, LOKI_DB_MODULE(m - eng->rs->modules), s, text, len,
+                       err);
     if (st == LOKI_OK) {
         cx.mt = &s->mt;
         loki_finding f = {0};

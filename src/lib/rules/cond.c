@@ -334,23 +334,35 @@ int loki__cond_eval(const loki_cond *c, const loki_match_table *mt)
     return 0;
 }
 
-void loki__cond_mark(const loki_cond *c, loki_set *sets)
+static void mark_one(loki_set *s, int domain)
+{
+    s->used = 1;
+    if (domain)
+        s->domain = 1;
+}
+
+void loki__cond_mark(const loki_cond *c, loki_set *sets, int domain)
 {
     if (!c)
         return;
     switch (c->kind) {
-    case COND_SET: sets[c->set].used = 1; break;
-    case COND_NOT: loki__cond_mark(c->a, sets); break;
+    case COND_SET: mark_one(&sets[c->set], domain); break;
+    case COND_NOT: loki__cond_mark(c->a, sets, domain); break;
     case COND_AND:
     case COND_OR:
-        loki__cond_mark(c->a, sets);
-        loki__cond_mark(c->b, sets);
+        loki__cond_mark(c->a, sets, domain);
+        loki__cond_mark(c->b, sets, domain);
         break;
     case COND_FUNC: {
         unsigned k = 0;
         for (const char *a = c->func->args; *a; a++)
             if (*a == 's')
-                sets[c->args[k++]].used = 1;
+            {
+                loki_set *s = &sets[c->args[k++]];
+                mark_one(s, domain);
+                if (c->func->needs_all)
+                    s->needs_all = 1;
+            }
         break;
     }
     default: break;

@@ -297,7 +297,7 @@ static int parse_cond(loader *L, yaml_node_t *v, const char *key, loki_cond **ou
         L->st = loki__err_at(L->err, LOKI_EPARSE, L->file, line, col, "in '%s': %s", key, msg);
         return -1;
     }
-    loki__cond_mark(*out, L->rs->sets);
+    loki__cond_mark(*out, L->rs->sets, strcmp(key, "domain") == 0);
     return 0;
 }
 
@@ -397,6 +397,7 @@ static int load_outcome(loader *L, yaml_node_t *m, loki_gate *g, loki_outcome *o
             }
             o->span_sets[i] = (unsigned)si;
             L->rs->sets[si].used = 1;
+            L->rs->sets[si].needs_all = 1;
         }
         o->n_span_sets = n;
     }
@@ -831,7 +832,7 @@ out:
     return rc;
 }
 
-#define RULES_FORMAT "loki-rules/1"
+#define RULES_FORMAT "loki-rules/2"
 
 loki_status loki__rules_load(const loki_load_config *cfg, loki_ruleset **out, loki_error *err)
 {

@@ -32,6 +32,9 @@ typedef struct loki_set {
     int gate;            /* -1: module level */
     unsigned first_pattern, n_patterns;
     unsigned used;       /* referenced by a condition or spans list */
+    unsigned domain;     /* referenced by a module's domain guard (scanned first) */
+    unsigned needs_all;  /* count(), near() or spans read every match; else the first of each
+                            pattern is enough (the scanner stops looking after it) */
 } loki_set;
 
 /* Match table: per set, sorted unique [start, end) matches and per-set distinct-pattern count. */
@@ -77,6 +80,7 @@ typedef struct loki_cond_func {
     const char *name;
     const char *args; /* 's' = set name, 'n' = non-negative integer */
     int needs_cmp;
+    int needs_all; /* reads every match of its sets (not just whether each pattern matched) */
     long (*eval)(const loki_cond *c, const loki_match_table *mt);
 } loki_cond_func;
 
@@ -95,8 +99,8 @@ typedef int (*loki_set_resolver)(void *ctx, const char *name, size_t len);
 int loki__cond_parse(loki_arena *a, const char *expr, loki_set_resolver resolve, void *ctx,
                      loki_cond **out, char *msg, size_t msgsz, size_t *errpos);
 int loki__cond_eval(const loki_cond *c, const loki_match_table *mt);
-/* Marks every set the condition reads as used. */
-void loki__cond_mark(const loki_cond *c, loki_set *sets);
+/* Marks every set the condition reads as used (and as a domain set when `domain`). */
+void loki__cond_mark(const loki_cond *c, loki_set *sets, int domain);
 
 /* ---- gates, modules, ruleset ---- */
 typedef struct loki_outcome {

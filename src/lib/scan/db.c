@@ -14,7 +14,7 @@
 #include "scan.h"
 
 #define HS_FLAGS (HS_FLAG_CASELESS | HS_FLAG_DOTALL)
-#define MAGIC "LOKIDB02"
+#define MAGIC "LOKIDB03"
 
 typedef struct cache_header {
     char magic[8];
@@ -70,6 +70,9 @@ static int digest(const unsigned *widths, size_t nw, const char *db, size_t dble
     return loki__sha256_end(&h, out);
 }
 
+/* File layout: header | widths[n_patterns] | u32 n_dbs | { u64 len | bytes } * n_dbs, with the
+ * header's SHA-256 over everything after the header. A zero length is an empty database. */
+
 /* Returns 0 and fills db when a valid cache file exists. */
 static int cache_load(const loki_ruleset *rs, const char *dir, loki_db *db)
 {
@@ -79,71 +82,101 @@ static int cache_load(const loki_ruleset *rs, const char *dir, loki_db *db)
     if (!f)
         return -1;
     int rc = -1;
-    char *blob = NULL;
-    unsigned *widths = NULL;
+    char *body = NULL;
     cache_header h, want;
     header_fill(&want, rs);
+    size_t want_dbs = rs->n_modules + 1;
     if (fread(&h, sizeof h, 1, f) != 1)
         goto out;
     if (memcmp(h.magic, want.magic, 8) || memcmp(h.fingerprint, want.fingerprint, 64) ||
         memcmp(h.hs_version, want.hs_version, 64) || h.n_patterns != want.n_patterns ||
         h.db_len == 0 || h.db_len > (1u << 30))
         goto out;
-    widths = loki__calloc(rs->n_patterns, sizeof *widths);
-    blob = loki__malloc((size_t)h.db_len);
-    if (!widths || !blob)
-        goto out;
-    if (fread(widths, sizeof *widths, rs->n_patterns, f) != rs->n_patterns ||
-        fread(blob, 1, (size_t)h.db_len, f) != h.db_len || fgetc(f) != EOF)
+    body = loki__malloc((size_t)h.db_len);
+    if (!body || fread(body, 1, (size_t)h.db_len, f) != h.db_len || fgetc(f) != EOF)
         goto out;
     unsigned char sha[32];
-    if (digest(widths, rs->n_patterns, blob, (size_t)h.db_len, sha) || memcmp(sha, h.sha, 32))
+    if (digest(NULL, 0, body, (size_t)h.db_len, sha) ||
+        memcmp(sha, h.sha, 32))
         goto out;
+    size_t off = rs->n_patterns * sizeof(unsigned);
+    uint32_t nd;
+    if (off + 4 > h.db_len)
+        goto out;
+    memcpy(&nd, body + off, 4);
+    off += 4;
+    if (nd != want_dbs)
+        goto out;
+    db->widths = loki__calloc(rs->n_patterns, sizeof *db->widths);
+    db->dbs = loki__calloc(want_dbs, sizeof *db->dbs);
+    if (!db->widths || !db->dbs)
+        goto out;
+    db->n_dbs = want_dbs;
+    memcpy(db->widths, body, rs->n_patterns * sizeof(unsigned));
     for (size_t i = 0; i < rs->n_patterns; i++)
-        if (widths[i] == 0 || widths[i] > LOKI_MAX_PATTERN_WIDTH)
+        if (db->widths[i] == 0 || db->widths[i] > LOKI_MAX_PATTERN_WIDTH)
             goto out;
-    hs_database_t *d = NULL;
-    if (hs_deserialize_database(blob, (size_t)h.db_len, &d) != HS_SUCCESS)
+    for (size_t k = 0; k < want_dbs; k++) {
+        uint64_t l;
+        if (off + 8 > h.db_len)
+            goto out;
+        memcpy(&l, body + off, 8);
+        off += 8;
+        if (l > h.db_len - off)
+            goto out;
+        if (l && hs_deserialize_database(body + off, (size_t)l, &db->dbs[k]) != HS_SUCCESS)
+            goto out;
+        off += (size_t)l;
+    }
+    if (off != h.db_len)
         goto out;
-    db->db = d;
-    db->widths = widths;
-    widths = NULL;
     db->from_cache = 1;
     rc = 0;
 out:
     fclose(f);
-    loki__free(blob);
-    loki__free(widths);
+    loki__free(body);
+    if (rc != 0)
+        loki__db_release(db);
     return rc;
 }
 
 static void cache_store(const loki_ruleset *rs, const char *dir, const loki_db *db)
 {
-    char *blob = NULL;
-    size_t len = 0;
     if (mkdirs(dir) != 0)
         return;
-    if (hs_serialize_database(db->db, &blob, &len) != HS_SUCCESS)
-        return;
+    loki_buf b;
+    loki__buf_init(&b, 1u << 30);
+    loki__buf_add(&b, db->widths, rs->n_patterns * sizeof *db->widths);
+    uint32_t nd = (uint32_t)db->n_dbs;
+    loki__buf_add(&b, &nd, 4);
+    for (size_t k = 0; k < db->n_dbs; k++) {
+        char *blob = NULL;
+        size_t len = 0;
+        if (db->dbs[k] && hs_serialize_database(db->dbs[k], &blob, &len) != HS_SUCCESS) {
+            loki__buf_release(&b);
+            return;
+        }
+        uint64_t l = len;
+        loki__buf_add(&b, &l, 8);
+        loki__buf_add(&b, blob, len);
+        free(blob); /* allocated by Vectorscan's misc allocator (malloc) */
+    }
     cache_header h;
     header_fill(&h, rs);
-    h.db_len = len;
+    h.db_len = b.len;
     char path[4200], tmp[4300];
     cache_path(rs, dir, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (digest(db->widths, rs->n_patterns, blob, len, h.sha) == 0) {
+    if (!b.oom && digest(NULL, 0, b.p, b.len, h.sha) == 0) {
         FILE *f = fopen(tmp, "wb");
         if (f) {
-            int ok = fwrite(&h, sizeof h, 1, f) == 1 &&
-                     fwrite(db->widths, sizeof *db->widths, rs->n_patterns, f) ==
-                         rs->n_patterns &&
-                     fwrite(blob, 1, len, f) == len;
+            int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(b.p, 1, b.len, f) == b.len;
             ok = (fclose(f) == 0) && ok;
             if (!ok || rename(tmp, path) != 0)
                 unlink(tmp);
         }
     }
-    free(blob); /* allocated by Vectorscan's misc allocator (malloc) */
+    loki__buf_release(&b);
 }
 
 static loki_status pattern_err(loki_error *err, const loki_pattern *p, const char *what)
@@ -159,8 +192,11 @@ static loki_status compile_db(loki_ruleset *rs, loki_db *db, loki_error *err)
     const char **exprs = loki__calloc(n, sizeof *exprs);
     unsigned *flags = loki__calloc(n, sizeof *flags);
     unsigned *ids = loki__calloc(n, sizeof *ids);
+    const char **sel_exprs = loki__calloc(n, sizeof *sel_exprs);
+    unsigned *sel_flags = loki__calloc(n, sizeof *sel_flags);
+    unsigned *sel_ids = loki__calloc(n, sizeof *sel_ids);
     db->widths = loki__calloc(n, sizeof *db->widths);
-    if (!exprs || !flags || !ids || !db->widths) {
+    if (!exprs || !flags || !ids || !sel_exprs || !sel_flags || !sel_ids || !db->widths) {
         st = loki__err(err, LOKI_ENOMEM, "out of memory");
         goto out;
     }
@@ -195,24 +231,50 @@ static loki_status compile_db(loki_ruleset *rs, loki_db *db, loki_error *err)
         }
         db->widths[i] = w;
         exprs[i] = p->regex;
-        flags[i] = HS_FLAGS;
+        /* A set read only for presence needs one match per pattern: Vectorscan can then stop
+         * reporting that pattern, which is much of the scan cost on matching-heavy text. */
+        flags[i] = HS_FLAGS | (rs->sets[p->set].needs_all ? 0u : HS_FLAG_SINGLEMATCH);
         ids[i] = (unsigned)i;
     }
-    hs_compile_error_t *ce = NULL;
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &db->db, &ce) !=
-        HS_SUCCESS) {
-        if (ce && ce->expression >= 0 && (size_t)ce->expression < n)
-            st = pattern_err(err, &rs->patterns[ce->expression], ce->message);
-        else
-            st = loki__err(err, LOKI_EINTERNAL, "scanner compile failed: %s",
-                           ce && ce->message ? ce->message : "unknown error");
-        hs_free_compile_error(ce);
+    db->n_dbs = rs->n_modules + 1;
+    db->dbs = loki__calloc(db->n_dbs, sizeof *db->dbs);
+    if (!db->dbs) {
+        st = loki__err(err, LOKI_ENOMEM, "out of memory");
         goto out;
+    }
+    for (size_t k = 0; k < db->n_dbs && st == LOKI_OK; k++) {
+        /* Select this database's patterns into the front of the arrays' copies. */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            const loki_set *set = &rs->sets[rs->patterns[i].set];
+            int in = k == LOKI_DB_DOMAIN ? (int)set->domain : set->module + 1 == k;
+            if (!in)
+                continue;
+            sel_exprs[m] = exprs[i];
+            sel_flags[m] = flags[i];
+            sel_ids[m] = ids[i];
+            m++;
+        }
+        if (m == 0)
+            continue;
+        hs_compile_error_t *ce = NULL;
+        if (hs_compile_multi(sel_exprs, sel_flags, sel_ids, (unsigned)m, HS_MODE_BLOCK, NULL,
+                             &db->dbs[k], &ce) != HS_SUCCESS) {
+            if (ce && ce->expression >= 0 && (size_t)ce->expression < m)
+                st = pattern_err(err, &rs->patterns[sel_ids[ce->expression]], ce->message);
+            else
+                st = loki__err(err, LOKI_EINTERNAL, "scanner compile failed: %s",
+                               ce && ce->message ? ce->message : "unknown error");
+            hs_free_compile_error(ce);
+        }
     }
 out:
     loki__free(exprs);
     loki__free(flags);
     loki__free(ids);
+    loki__free(sel_exprs);
+    loki__free(sel_flags);
+    loki__free(sel_ids);
     return st;
 }
 
@@ -275,8 +337,10 @@ loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, int eager, l
 
 void loki__db_release(loki_db *db)
 {
-    if (db->db)
-        hs_free_database(db->db);
+    for (size_t k = 0; db->dbs && k < db->n_dbs; k++)
+        if (db->dbs[k])
+            hs_free_database(db->dbs[k]);
+    loki__free(db->dbs);
     loki__free(db->widths);
     memset(db, 0, sizeof *db);
 }

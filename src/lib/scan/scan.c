@@ -19,16 +19,21 @@ loki_scratch *loki__scratch_create(const loki_ruleset *rs, const loki_db *db)
     size_t np = rs->n_patterns;
     s->widths = db->widths;
     s->open = loki__calloc(np, sizeof *s->open);
-    s->bucket = loki__calloc(np + 1, sizeof *s->bucket);
     s->mt.sets = loki__calloc(rs->n_sets, sizeof *s->mt.sets);
     s->mt.n_sets = rs->n_sets;
+    s->done = loki__calloc(np, sizeof *s->done);
     s->md = pcre2_match_data_create(1, NULL);
     s->mc = pcre2_match_context_create(NULL);
-    if (!s->open || !s->bucket || !s->mt.sets || !s->md || !s->mc ||
-        hs_alloc_scratch(db->db, &s->hs) != HS_SUCCESS) {
+    if (!s->open || !s->mt.sets || !s->md || !s->mc || !s->done) {
         loki__scratch_destroy(s, rs->n_sets);
         return NULL;
     }
+    /* One scratch grown to fit every database. */
+    for (size_t k = 0; k < db->n_dbs; k++)
+        if (db->dbs[k] && hs_alloc_scratch(db->dbs[k], &s->hs) != HS_SUCCESS) {
+            loki__scratch_destroy(s, rs->n_sets);
+            return NULL;
+        }
     return s;
 }
 
@@ -41,7 +46,7 @@ void loki__scratch_destroy(loki_scratch *s, size_t n_sets)
     pcre2_match_data_free(s->md);
     pcre2_match_context_free(s->mc);
     loki__free(s->open);
-    loki__free(s->bucket);
+    loki__free(s->done);
     loki__free(s->regions);
     loki__free(s->sorted);
     loki__free(s->pm);
@@ -58,6 +63,8 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     (void)from;
     (void)flags;
     loki_scratch *s = ctx;
+    if (s->done[id])
+        return 0; /* scanned by an earlier database for this document */
     size_t w = s->widths[id];
     size_t start = to > w ? (size_t)to - w : 0;
     int r = s->open[id];
@@ -138,54 +145,73 @@ static loki_status enumerate(loki_ruleset *rs, loki_pattern *p, unsigned pi, con
             if (push_match(sm, &m))
                 return loki__err(err, LOKI_ENOMEM, "out of memory");
             any = 1;
+            if (!rs->sets[p->set].needs_all)
+                break; /* presence is all that is read */
             last_end = ov[1];
             pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
         }
+        if (any && !rs->sets[p->set].needs_all)
+            break;
     }
     if (any)
         sm->distinct++;
     return LOKI_OK;
 }
 
-loki_status loki__scan(loki_ruleset *rs, const loki_db *db, loki_scratch *s,
-                       const char *text, size_t len, loki_error *err)
+void loki__scan_reset(const loki_ruleset *rs, loki_scratch *s)
 {
-    size_t np = rs->n_patterns;
     for (size_t i = 0; i < rs->n_sets; i++) {
         s->mt.sets[i].n = 0;
         s->mt.sets[i].distinct = 0;
     }
-    memset(s->open, 0xff, np * sizeof *s->open);
+    memset(s->open, 0xff, rs->n_patterns * sizeof *s->open);
+    memset(s->done, 0, rs->n_patterns * sizeof *s->done);
     s->n_regions = 0;
+    s->enumerated = 0;
     s->oom = 0;
-    if (len == 0)
+}
+
+static int cmp_region(const void *a, const void *b)
+{
+    const loki_region *x = a, *y = b;
+    if (x->pattern != y->pattern)
+        return x->pattern < y->pattern ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+loki_status loki__scan_db(loki_ruleset *rs, const loki_db *db, size_t which, loki_scratch *s,
+                          const char *text, size_t len, loki_error *err)
+{
+    hs_database_t *d = which < db->n_dbs ? db->dbs[which] : NULL;
+    if (!d || len == 0)
         return LOKI_OK;
-    hs_error_t he = hs_scan(db->db, text, (unsigned)len, 0, s->hs, on_match, s);
+    size_t from = s->n_regions;
+    hs_error_t he = hs_scan(d, text, (unsigned)len, 0, s->hs, on_match, s);
     if (s->oom)
         return loki__err(err, LOKI_ENOMEM, "out of memory recording matches");
     if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
         return loki__err(err, LOKI_EINTERNAL, "scanner failed (error %d)", (int)he);
-    if (s->n_regions == 0)
+    /* Mark this database's patterns as done so a later database does not count them again. */
+    for (size_t i = 0; i < rs->n_patterns; i++) {
+        const loki_set *set = &rs->sets[rs->patterns[i].set];
+        if (which == LOKI_DB_DOMAIN ? set->domain != 0 : set->module + 1 == which)
+            s->done[i] = 1;
+    }
+    size_t nr = s->n_regions - from;
+    if (nr == 0)
         return LOKI_OK;
-    /* Group regions by pattern (counting sort keeps each pattern's regions in end order). */
-    memset(s->bucket, 0, (np + 1) * sizeof *s->bucket);
-    for (size_t i = 0; i < s->n_regions; i++)
-        s->bucket[s->regions[i].pattern + 1]++;
-    for (size_t i = 0; i < np; i++)
-        s->bucket[i + 1] += s->bucket[i];
-    loki_region *sorted = loki__reallocarray(s->sorted, s->n_regions, sizeof *sorted);
+    /* Group the new regions by pattern; within a pattern they stay in end order. */
+    loki_region *sorted = loki__reallocarray(s->sorted, nr, sizeof *sorted);
     if (!sorted)
         return loki__err(err, LOKI_ENOMEM, "out of memory");
     s->sorted = sorted;
-    size_t *fill = s->bucket; /* reuse as cursor: bucket[p] advances to bucket[p+1] */
-    for (size_t i = 0; i < s->n_regions; i++)
-        sorted[fill[s->regions[i].pattern]++] = s->regions[i];
-    /* After the scatter bucket[p] == original bucket[p+1]; walk the groups in order. */
+    memcpy(sorted, s->regions + from, nr * sizeof *sorted);
+    qsort(sorted, nr, sizeof *sorted, cmp_region);
     size_t i = 0;
-    while (i < s->n_regions) {
+    while (i < nr) {
         unsigned pi = sorted[i].pattern;
         size_t j = i;
-        while (j < s->n_regions && sorted[j].pattern == pi)
+        while (j < nr && sorted[j].pattern == pi)
             j++;
         loki_pattern *p = &rs->patterns[pi];
         if (rs->sets[p->set].used) {
@@ -200,13 +226,24 @@ loki_status loki__scan(loki_ruleset *rs, const loki_db *db, loki_scratch *s,
         loki_set_matches *sm = &s->mt.sets[k];
         if (sm->n < 2)
             continue;
-        if (rs->sets[k].n_patterns > 1)
-            qsort(sm->m, sm->n, sizeof *sm->m, cmp_match);
+        qsort(sm->m, sm->n, sizeof *sm->m, cmp_match);
         size_t o = 1;
         for (size_t q = 1; q < sm->n; q++)
             if (sm->m[q].start != sm->m[o - 1].start || sm->m[q].end != sm->m[o - 1].end)
                 sm->m[o++] = sm->m[q];
         sm->n = o;
+    }
+    return LOKI_OK;
+}
+
+loki_status loki__scan(loki_ruleset *rs, const loki_db *db, loki_scratch *s,
+                       const char *text, size_t len, loki_error *err)
+{
+    loki__scan_reset(rs, s);
+    for (size_t m = 0; m < rs->n_modules; m++) {
+        loki_status st = loki__scan_db(rs, db, LOKI_DB_MODULE(m), s, text, len, err);
+        if (st != LOKI_OK)
+            return st;
     }
     return LOKI_OK;
 }

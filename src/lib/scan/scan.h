@@ -14,11 +14,20 @@
 
 #include "../rules/rules.h"
 
+/*
+ * dbs[0] holds the patterns of every set a module's domain guard reads (scanned first when the
+ * document type is unknown, to decide which modules apply); dbs[1 + m] holds every pattern of
+ * module m. Either may be NULL when it would be empty.
+ */
 typedef struct loki_db {
-    hs_database_t *db;
+    hs_database_t **dbs;
+    size_t n_dbs;
     unsigned *widths; /* per pattern */
     int from_cache;
 } loki_db;
+
+#define LOKI_DB_DOMAIN 0
+#define LOKI_DB_MODULE(m) ((size_t)(m) + 1)
 
 /* Compiles (or loads from cache_dir, when not NULL) the database for rs, and JIT-compiles the
  * patterns' PCRE2 code. Pattern errors are located at their file:line:col. */
@@ -44,18 +53,25 @@ typedef struct loki_scratch {
     int *open;                 /* per pattern: index of its open region, or -1 */
     loki_region *regions, *sorted;
     size_t n_regions, cap_regions;
-    size_t *bucket;            /* per pattern + 1: counting-sort offsets */
     loki_match *pm;            /* per-pattern matches (reused) */
     size_t n_pm, cap_pm;
     loki_match_table mt;
     int oom;
     const unsigned *widths;
+    unsigned char *done; /* per pattern: already scanned for this document */
+    size_t enumerated;   /* regions already turned into matches */
 } loki_scratch;
 
 loki_scratch *loki__scratch_create(const loki_ruleset *rs, const loki_db *db);
 void loki__scratch_destroy(loki_scratch *s, size_t n_sets);
 
-/* Scans text into s->mt. Only sets marked `used` get matches. */
+/* Starts a new document: empties the match table. */
+void loki__scan_reset(const loki_ruleset *rs, loki_scratch *s);
+/* Scans text with database `which` and adds its matches to s->mt; patterns already scanned for
+ * this document (by an earlier database) are not counted twice. Only `used` sets get matches. */
+loki_status loki__scan_db(loki_ruleset *rs, const loki_db *db, size_t which, loki_scratch *s,
+                          const char *text, size_t len, loki_error *err);
+/* Reset, then every module database. */
 loki_status loki__scan(loki_ruleset *rs, const loki_db *db, loki_scratch *s,
                        const char *text, size_t len, loki_error *err);
 

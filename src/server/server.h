@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `loki serve`: the REST API over libloki. This header is the contract between the server's
+ * files: configuration (config.c), the HTTP layer (http.c), routes (routes.c, validate.c), and
+ * the building blocks each with their own section below: string buffer (sbuf.c), verdict cache
+ * (vcache.c), token-bucket limiter (ratelimit.c), audit log (audit.c), metrics (metrics.c).
+ * Only the public libloki API is used.
+ */
+#ifndef LOKI_SERVER_H
+#define LOKI_SERVER_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loki/loki.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* String buffer (sbuf.c). Grows on demand; on allocation failure it sets `oom` and further   */
+/* appends are ignored, so callers check once at the end. Not thread-safe (one owner).        */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+void sbuf_init(sbuf *b);
+void sbuf_release(sbuf *b);
+void sbuf_put(sbuf *b, const char *s, size_t n);
+void sbuf_puts(sbuf *b, const char *s);
+void sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (quotes included). */
+void sbuf_json_str(sbuf *b, const char *s);
+/* Hands the NUL-terminated buffer to the caller (NULL after an allocation failure). */
+char *sbuf_take(sbuf *b, size_t *len);
+
+/* SHA-256 helpers (OpenSSL). hex must hold 65 bytes. */
+void srv_sha256(const void *p, size_t n, uint8_t out[32]);
+void srv_hex(const uint8_t *p, size_t n, char *hex);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Configuration (config.c): defaults < file (--config / LOKI_CONFIG) < LOKI_* env < flags.   */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct srv_config {
+    char listen[256];        /* host:port; port 0 picks a free port */
+    char rules[1024];        /* "" = the CLI's default */
+    char cache_dir[1024];    /* compiled-rules cache; "" = the CLI's default, "off" = none */
+    unsigned threads;        /* MHD worker threads (0 = number of CPUs) */
+    size_t max_body_bytes;   /* request body cap -> 413 */
+    size_t header_memory;    /* per-connection memory for URL + headers -> 414/431 */
+    unsigned conn_timeout;   /* idle/slow client timeout, seconds */
+    unsigned max_conns;      /* total connections */
+    unsigned max_conns_ip;   /* connections per client IP */
+    char api_keys[4096];     /* comma-separated; "" = auth off */
+    int protect_ops;         /* 1: health and metrics need a key too */
+    double rate_limit;       /* requests per second per client; 0 = off */
+    double rate_burst;       /* bucket size (default: max(1, rate_limit)) */
+    char cors_origins[1024]; /* "" = CORS off, "*" or a comma list */
+    char audit_db[1024];     /* SQLite path; "off" = no audit log */
+    char access_log[1024];   /* "-" = stderr, "off", or a file path */
+    size_t cache_entries;    /* verdict cache capacity; 0 = off */
+    size_t cache_bytes;      /* verdict cache memory cap */
+    unsigned cache_ttl;      /* seconds; 0 = no expiry */
+    unsigned shutdown_timeout; /* seconds to let in-flight requests finish */
+    unsigned batch_max;      /* documents per batch request */
+    unsigned batch_threads;  /* parallel checks per batch (0 = number of CPUs) */
+} srv_config;
+
+void srv_config_default(srv_config *c);
+/* Applies file, env and argv (argv[0] is "serve"). Returns 0, 1 for --help (usage printed),
+ * or -1 with a message printed. */
+int srv_config_load(srv_config *c, int argc, char **argv);
+void srv_config_usage(void);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Verdict cache (vcache.c): sharded LRU with TTL, keyed by a 32-byte SHA-256. Thread-safe.   */
+/* ---------------------------------------------------------------------------------------- */
+
+#define SRV_MAX_MODULES 64
+
+/* What the audit log and the {validation, risk} shape need from a verdict, without the JSON. */
+typedef struct srv_summary {
+    char doc_sha256[65];
+    size_t doc_bytes;
+    loki_risk risk;
+    unsigned by_status[5];     /* gate counts indexed by loki_gate_status */
+    unsigned fail_by_sev[5];
+    unsigned warn_by_sev[5];
+    unsigned n_universal;
+    size_t n_mod;
+    const char *mod_id[SRV_MAX_MODULES]; /* engine-owned strings */
+    unsigned mod_fail[SRV_MAX_MODULES];
+    unsigned mod_warn[SRV_MAX_MODULES];
+    double scan_ms, evaluate_ms, detect_ms, total_ms;
+} srv_summary;
+
+typedef struct vcache vcache;
+typedef struct vcache_stats {
+    uint64_t hits, misses, inserts, evictions, expired;
+    size_t entries, bytes, max_entries, max_bytes;
+} vcache_stats;
+
+vcache *vcache_create(size_t max_entries, size_t max_bytes, double ttl);
+void vcache_destroy(vcache *c);
+/* On a hit returns 1 with a malloc'd copy of the JSON in *json (caller frees) and the summary. */
+int vcache_get(vcache *c, const uint8_t key[32], double now, char **json, size_t *len,
+               srv_summary *sum);
+void vcache_put(vcache *c, const uint8_t key[32], const char *json, size_t len,
+                const srv_summary *sum, double now);
+void vcache_clear(vcache *c, size_t *removed);
+void vcache_get_stats(vcache *c, vcache_stats *st);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Token buckets (ratelimit.c). `now` is passed in (seconds, any monotonic origin) so tests   */
+/* are deterministic. Thread-safe.                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct ratelimit ratelimit;
+ratelimit *ratelimit_create(double rate, double burst, size_t max_clients);
+void ratelimit_destroy(ratelimit *r);
+/* Takes one token for `client`. Returns 1 if allowed; 0 if not, with *retry_after set to the
+ * seconds until a token is available. */
+int ratelimit_take(ratelimit *r, const char *client, double now, double *retry_after);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Audit log (audit.c): SQLite in WAL mode, written by a background thread in batches. A      */
+/* failing database (locked, read-only, full) never fails a request: rows are counted as      */
+/* errors and reported in health. Never stores document text. Thread-safe.                    */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct audit audit;
+typedef struct audit_row {
+    double ts; /* unix time */
+    char client[80];
+    char doc_type[48];
+    char modules[1024]; /* comma list as requested ("" = all) */
+    char route[32];
+    int cache_hit;
+    double duration_ms;
+    srv_summary sum;
+} audit_row;
+
+typedef struct audit_stats {
+    int enabled, open;
+    uint64_t rows_written, errors, dropped, queued;
+    char last_error[256];
+    char path[1024];
+} audit_stats;
+
+audit *audit_create(const char *path, const char *fingerprint, const char *version);
+void audit_destroy(audit *a); /* flushes what is queued */
+void audit_log(audit *a, const audit_row *row);
+/* Writes queued rows now (the background thread also does every 200 ms). */
+void audit_flush(audit *a);
+void audit_get_stats(audit *a, audit_stats *st);
+/* Analytics views rendered as JSON into out. Return 0, or -1 with a message in out. */
+int audit_overview(audit *a, sbuf *out);
+int audit_trends(audit *a, const char *interval, unsigned buckets, double now_unix, sbuf *out);
+int audit_modules(audit *a, sbuf *out);
+int audit_table_stats(audit *a, sbuf *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Metrics (metrics.c): lock-free counters and histograms, rendered as Prometheus text.       */
+/* ---------------------------------------------------------------------------------------- */
+
+enum srv_route {
+    RT_VALIDATE, RT_VALIDATE_DOC, RT_BATCH, RT_MODULES, RT_GATES, RT_HEALTH, RT_STATS,
+    RT_AUDIT_STATS, RT_AN_OVERVIEW, RT_AN_TRENDS, RT_AN_MODULES, RT_METRICS, RT_CACHE_STATS,
+    RT_CACHE_CLEAR, RT_OTHER, RT__COUNT
+};
+extern const char *const srv_route_names[RT__COUNT];
+
+#define SRV_N_CODES 14
+#define SRV_N_BUCKETS 14
+
+typedef struct srv_hist {
+    _Atomic uint64_t bucket[SRV_N_BUCKETS + 1]; /* last = +Inf */
+    _Atomic uint64_t sum_us;
+    _Atomic uint64_t count;
+} srv_hist;
+
+typedef struct srv_metrics {
+    _Atomic uint64_t requests[RT__COUNT][SRV_N_CODES];
+    srv_hist req_seconds[RT__COUNT];
+    srv_hist check_seconds;
+    _Atomic uint64_t validations[4]; /* by loki_risk */
+    _Atomic uint64_t validation_errors;
+    _Atomic uint64_t doc_bytes;
+    _Atomic uint64_t rate_limited, auth_failures;
+    _Atomic uint64_t scan_us, evaluate_us, detect_us, total_us, checks; /* profiler */
+} srv_metrics;
+
+void srv_metrics_request(srv_metrics *m, int route, unsigned status, double seconds);
+void srv_hist_observe(srv_hist *h, double seconds);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The server                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+#define SRV_MAX_KEYS 64
+
+typedef struct srv {
+    srv_config cfg;
+    loki_engine *eng;
+    const char *fingerprint;
+    vcache *cache; /* NULL when off */
+    ratelimit *rl; /* NULL when off */
+    audit *audit;  /* NULL when off */
+    srv_metrics m;
+    double (*now)(void);      /* monotonic seconds: the clock hook */
+    double (*now_unix)(void); /* wall clock seconds */
+    double started;
+    _Atomic long inflight;
+    _Atomic uint64_t req_seq;
+    size_t n_keys;
+    uint8_t key_sha[SRV_MAX_KEYS][32];
+    size_t n_cors;
+    char *cors[16];
+    FILE *access_log; /* NULL = off */
+    pthread_mutex_t log_lock;
+    char *modules_json, *gates_json; /* precomputed catalog views */
+    unsigned ncpu;
+} srv;
+
+/* A validation request after parsing, and its outcome. */
+typedef struct vreq {
+    const char *text;
+    size_t len;
+    const char *doc_type; /* NULL = unknown */
+    const char *modules[SRV_MAX_MODULES];
+    size_t n_modules;
+    int no_universal;
+    unsigned json_flags;
+} vreq;
+
+typedef struct vres {
+    unsigned status; /* 200 or an HTTP error status */
+    char *json;      /* verdict JSON (status 200) */
+    size_t len;
+    int cache_hit;
+    srv_summary sum;
+    char code[32];
+    char msg[1024];
+} vres;
+
+/* Checks one document (cache first). Fills r; the caller frees r->json. Thread-safe. */
+void srv_validate(srv *s, const vreq *q, vres *r);
+/* Checks every module id against the engine. Returns 0, or -1 with an error in r. */
+int srv_check_modules(srv *s, const vreq *q, vres *r);
+/* The {"validation": ..., "risk": ...} shape of LOKI's /validate-document. */
+char *srv_loki_shape(const vres *r, size_t *len);
+void srv_risk_json(sbuf *b, const srv_summary *sum);
+
+/* Builds the catalog JSON views; returns -1 on allocation failure. */
+int srv_catalog_init(srv *s);
+/* Prometheus text exposition of the server's metrics. */
+void srv_metrics_render(srv *s, sbuf *out);
+
+/* Starts the HTTP daemon; runs until SIGTERM/SIGINT; drains and stops. */
+int srv_run(srv *s);
+
+#endif

@@ -4,7 +4,8 @@
 # present are left alone and apt is not touched at all when nothing is missing.
 set -eu
 PKGS="build-essential cmake pkg-config libvectorscan-dev libpcre2-dev libyaml-dev libcjson-dev
-libssl-dev libcmocka-dev python3 libmicrohttpd-dev libsqlite3-dev sqlite3 wrk"
+libssl-dev libcmocka-dev python3 libmicrohttpd-dev libsqlite3-dev sqlite3 wrk
+libhiredis-dev redis-server"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

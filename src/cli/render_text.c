@@ -65,9 +65,12 @@ void render_text(FILE *f, const char *name, const loki_verdict *v, int color, in
         fails += v->fail_by_severity[s];
         warns += v->warning_by_severity[s];
     }
-    fprintf(f, "%s%s%s: %s%s risk%s — %u FAIL, %u WARNING (type: %s)\n", color ? BLD : "", name,
+    fprintf(f, "%s%s%s: %s%s risk%s — %u FAIL, %u WARNING (type: %s", color ? BLD : "", name,
             color ? RST : "", color ? rc : "", loki_risk_name(v->overall_risk),
             color ? RST : "", fails, warns, v->document_type);
+    if (v->n_detected_types)
+        fprintf(f, "; looks like %s", v->detected_types[0]);
+    fputs(")\n", f);
     for (size_t m = 0; m < v->n_modules; m++) {
         const loki_module_result *mr = &v->modules[m];
         if (!mr->applicable && !all)

@@ -35,7 +35,7 @@ static const opt opts[] = {
      "seconds a connection may be idle or slow (15)"},
     {"max_conns", "LOKI_MAX_CONNS", T_UINT, S(max_conns), "connection limit (1024)"},
     {"max_conns_per_ip", "LOKI_MAX_CONNS_PER_IP", T_UINT, S(max_conns_ip),
-     "connections per client IP (0 = unlimited)"},
+     "connections per client IP (256; 0 = unlimited)"},
     {"api_keys", "LOKI_API_KEYS", T_STR, S(api_keys), "comma-separated API keys (auth off)"},
     {"protect_ops", "LOKI_PROTECT_OPS", T_BOOL, S(protect_ops),
      "health and metrics need a key too (false)"},
@@ -55,6 +55,8 @@ static const opt opts[] = {
     {"batch_max", "LOKI_BATCH_MAX", T_UINT, S(batch_max), "documents per batch (100)"},
     {"batch_threads", "LOKI_BATCH_THREADS", T_UINT, S(batch_threads),
      "parallel checks per batch (0 = CPUs)"},
+    {"request_timeout", "LOKI_REQUEST_TIMEOUT", T_UINT, S(request_timeout),
+     "seconds to receive a request body (60)"},
 };
 #undef S
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -74,6 +76,8 @@ void srv_config_default(srv_config *c)
     c->cache_ttl = 3600;
     c->shutdown_timeout = 30;
     c->batch_max = 100;
+    c->max_conns_ip = 256;
+    c->request_timeout = 60;
 }
 
 void srv_config_usage(void)

@@ -69,6 +69,7 @@ typedef struct srv_config {
     unsigned shutdown_timeout; /* seconds to let in-flight requests finish */
     unsigned batch_max;      /* documents per batch request */
     unsigned batch_threads;  /* parallel checks per batch (0 = number of CPUs) */
+    unsigned request_timeout; /* seconds a request (headers done) may take to upload */
 } srv_config;
 
 void srv_config_default(srv_config *c);
@@ -146,7 +147,7 @@ typedef struct audit_row {
 } audit_row;
 
 typedef struct audit_stats {
-    int enabled, open;
+    int enabled, open, failing; /* failing: the last write failed */
     uint64_t rows_written, errors, dropped, queued;
     char last_error[256];
     char path[1024];
@@ -260,6 +261,51 @@ void srv_risk_json(sbuf *b, const srv_summary *sum);
 int srv_catalog_init(srv *s);
 /* Prometheus text exposition of the server's metrics. */
 void srv_metrics_render(srv *s, sbuf *out);
+
+/* One HTTP request in flight (http.c owns it; routes.c reads it and replies through it). */
+struct MHD_Connection;
+typedef struct srv_req {
+    struct MHD_Connection *conn;
+    double t0;
+    int route;
+    const char *method;
+    sbuf body;
+    int too_large, replied, cache_hit;
+    unsigned status;
+    size_t bytes_out;
+    double retry_after;
+    uint64_t id;
+    char ip[64];
+    char client[80];
+    char path[256];
+} srv_req;
+
+/* Replies with a malloc'd body (ownership passes to the reply, also on failure). Returns 0 when
+ * the response was queued. */
+int srv_reply(srv *s, srv_req *q, unsigned status, const char *ctype, char *body, size_t len);
+int srv_reply_json(srv *s, srv_req *q, unsigned status, sbuf *b);
+int srv_error(srv *s, srv_req *q, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* A query-string argument, or NULL. */
+const char *srv_arg(srv_req *q, const char *name);
+const char *srv_header(srv_req *q, const char *name);
+
+/* Route handlers (routes.c). Each replies exactly once. */
+typedef int (*srv_route_fn)(srv *s, srv_req *q);
+int route_validate(srv *s, srv_req *q);
+int route_validate_doc(srv *s, srv_req *q);
+int route_batch(srv *s, srv_req *q);
+int route_modules(srv *s, srv_req *q);
+int route_gates(srv *s, srv_req *q);
+int route_health(srv *s, srv_req *q);
+int route_stats(srv *s, srv_req *q);
+int route_audit_stats(srv *s, srv_req *q);
+int route_an_overview(srv *s, srv_req *q);
+int route_an_trends(srv *s, srv_req *q);
+int route_an_modules(srv *s, srv_req *q);
+int route_metrics(srv *s, srv_req *q);
+int route_cache_stats(srv *s, srv_req *q);
+int route_cache_clear(srv *s, srv_req *q);
 
 /* Starts the HTTP daemon; runs until SIGTERM/SIGINT; drains and stops. */
 int srv_run(srv *s);

@@ -230,6 +230,50 @@ static void disk_cache_reused_and_rebuilt(void **st)
     loki_engine_destroy(e);
 }
 
+static void document_type_inference(void **st)
+{
+    (void)st;
+    const char *d = th_tmpdir("doctypes");
+    th_write(d, "p.yaml", PACK);
+    th_write(d, "_doctypes.yaml",
+             "doctypes:\n"
+             "  invoice:\n    min: 2\n    signals: ['invoice number', 'vat number', 'total due']\n"
+             "  nda:\n    min: 1\n    signals: ['non-disclosure agreement']\n");
+    loki_engine_config cfg;
+    loki_engine_config_default(&cfg);
+    cfg.rules_path = d;
+    loki_engine *e = NULL;
+    loki_error err;
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_OK);
+    loki_verdict *v = NULL;
+    const char *t = "INVOICE NUMBER 12. Total due: 40. Our VAT number is below.";
+    assert_int_equal(loki_check(e, t, strlen(t), NULL, &v, &err), LOKI_OK);
+    assert_int_equal(v->n_detected_types, 1);
+    assert_string_equal(v->detected_types[0], "invoice");
+    assert_string_equal(v->detected_signals[0][0], "INVOICE NUMBER");
+    assert_string_equal(v->detected_signals[0][1], "Total due");
+    assert_string_equal(v->detected_signals[0][2], "VAT number");
+    assert_null(v->detected_signals[0][3]);
+    loki_verdict_destroy(v);
+    /* One signal is not enough for an invoice; a given type infers nothing. */
+    loki_check_options o;
+    loki_check_options_default(&o);
+    assert_int_equal(loki_check(e, "invoice number 7", 16, &o, &v, &err), LOKI_OK);
+    assert_int_equal(v->n_detected_types, 0);
+    loki_verdict_destroy(v);
+    o.document_type = "invoice";
+    assert_int_equal(loki_check(e, t, strlen(t), &o, &v, &err), LOKI_OK);
+    assert_int_equal(v->n_detected_types, 0);
+    loki_verdict_destroy(v);
+    loki_engine_destroy(e);
+    /* An unknown type name is refused with its location. */
+    th_write(d, "_doctypes.yaml", "doctypes:\n  memo:\n    min: 1\n    signals: ['x']\n");
+    assert_int_equal(loki_engine_create(&cfg, &e, &err), LOKI_EPARSE);
+    assert_non_null(strstr(err.message, "unknown document type 'memo'"));
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +284,7 @@ int main(void)
         cmocka_unit_test(json_is_deterministic),
         cmocka_unit_test(size_limit),
         cmocka_unit_test(disk_cache_reused_and_rebuilt),
+        cmocka_unit_test(document_type_inference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -143,6 +143,54 @@ static loki_status eval_gate(eval_ctx *cx, const loki_gate *g, int applicable, l
     return LOKI_OK;
 }
 
+/* Type unknown: which document types the text looks like, with the signals seen. */
+static loki_status detect_types(eval_ctx *cx, loki_verdict *v)
+{
+    const loki_ruleset *rs = cx->eng->rs;
+    if (rs->n_doctypes == 0)
+        return LOKI_OK;
+    size_t *order = loki__arena_array(cx->arena, rs->n_doctypes, sizeof *order);
+    if (!order)
+        return LOKI_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < rs->n_doctypes; i++)
+        if (cx->mt->sets[rs->doctypes[i].set].distinct >= rs->doctypes[i].min)
+            order[n++] = i;
+    /* Best first: more distinct signals; ties keep the file's order (insertion sort: n small). */
+    for (size_t i = 1; i < n; i++) {
+        size_t x = order[i], j = i;
+        unsigned dx = cx->mt->sets[rs->doctypes[x].set].distinct;
+        while (j > 0 && cx->mt->sets[rs->doctypes[order[j - 1]].set].distinct < dx) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = x;
+    }
+    const char **names = loki__arena_array(cx->arena, n + 1, sizeof *names);
+    const char ***sigs = loki__arena_array(cx->arena, n + 1, sizeof *sigs);
+    if (!names || !sigs)
+        return LOKI_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const loki_doctype *d = &rs->doctypes[order[i]];
+        const loki_set_matches *sm = &cx->mt->sets[d->set];
+        names[i] = d->name;
+        size_t k = sm->n < 6 ? sm->n : 6;
+        sigs[i] = loki__arena_array(cx->arena, k + 1, sizeof **sigs);
+        if (!sigs[i])
+            return LOKI_ENOMEM;
+        for (size_t j = 0; j < k; j++) {
+            size_t l = sm->m[j].end - sm->m[j].start;
+            sigs[i][j] = loki__arena_strndup(cx->arena, cx->text + sm->m[j].start, l > 80 ? 80 : l);
+            if (!sigs[i][j])
+                return LOKI_ENOMEM;
+        }
+    }
+    v->detected_types = names;
+    v->n_detected_types = n;
+    v->detected_signals = (const char *const *const *)sigs;
+    return LOKI_OK;
+}
+
 static void risk(loki_verdict *v)
 {
     const unsigned *F = v->fail_by_severity, *W = v->warning_by_severity;
@@ -241,6 +289,10 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     if (by_domain && (st = loki__scan_db(rs, &eng->db, LOKI_DB_DOMAIN, s, cx.text, len, err)) !=
                          LOKI_OK)
         goto out;
+    if (by_domain && detect_types(&cx, v) != LOKI_OK) {
+        st = loki__err(err, LOKI_ENOMEM, "out of memory");
+        goto out;
+    }
     for (size_t i = 0; i < rs->n_modules; i++) {
         const loki_module *m = &rs->modules[i];
         applies[i] = module_requested(opts, m->info.id) && module_applies(m, type, cx.mt);

@@ -155,6 +155,18 @@ loki_status loki_verdict_to_json(const loki_verdict *v, unsigned flags, char **o
         loki__buf_json_str(&b, v->detected_types[i], strlen(v->detected_types[i]));
     }
     close_(&o, ']');
+    key(&o, "document_type_signals");
+    open_(&o, '{');
+    for (size_t i = 0; i < v->n_detected_types; i++) {
+        key(&o, v->detected_types[i]);
+        open_(&o, '[');
+        for (const char *const *s = v->detected_signals[i]; *s; s++) {
+            elem(&o);
+            loki__buf_json_str(&b, *s, strlen(*s));
+        }
+        close_(&o, ']');
+    }
+    close_(&o, '}');
     knum(&o, "document_bytes", v->document_bytes);
     kstr(&o, "ruleset_fingerprint", v->ruleset_fingerprint);
     key(&o, "modules");

@@ -832,6 +832,133 @@ out:
     return rc;
 }
 
+/* _doctypes.yaml: { doctypes: { <type>: { signals: [patterns], min: N } } }. Its sets belong
+ * to no module (index n_modules) and are scanned with the domain guards. */
+static int load_doctypes(loader *L, const char *path, loki_sha256 *fp, size_t max)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = -1;
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int have_parser = 0, have_doc = 0;
+    loki_ruleset *rs = L->rs;
+    L->file = loki__arena_strdup(&rs->arena, path);
+    if (!L->file || (L->st = read_file(path, max, &data, &len, L->err)) != LOKI_OK) {
+        if (!L->file)
+            L->st = loki__err(L->err, LOKI_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        L->st = loki__err(L->err, LOKI_ENOMEM, "out of memory (YAML parser)");
+        goto out;
+    }
+    have_parser = 1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        L->st = loki__err_at(L->err, LOKI_EPARSE, L->file,
+                             (unsigned)parser.problem_mark.line + 1,
+                             (unsigned)parser.problem_mark.column + 1, "YAML error: %s",
+                             parser.problem ? parser.problem : "syntax error");
+        goto out;
+    }
+    have_doc = 1;
+    L->doc = &doc;
+    loki__sha256_update(fp, "_doctypes\n", 10);
+    loki__sha256_update(fp, data, len);
+    static const char *const top_keys[] = {"doctypes", NULL};
+    static const char *const type_keys[] = {"signals", "min", NULL};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root || root->type != YAML_MAPPING_NODE) {
+        at(L, root, LOKI_EPARSE, "the document-type file must be a mapping with 'doctypes'",
+           NULL, NULL);
+        goto out;
+    }
+    if (check_keys(L, root, top_keys, "document-type file"))
+        goto out;
+    yaml_node_t *dt = get(L, root, "doctypes");
+    if (!dt || dt->type != YAML_MAPPING_NODE) {
+        at(L, dt ? dt : root, LOKI_EPARSE, "'doctypes' must map type names to signals", NULL,
+           NULL);
+        goto out;
+    }
+    if (check_keys(L, dt, NULL, "doctypes"))
+        goto out;
+    size_t n = (size_t)(dt->data.mapping.pairs.top - dt->data.mapping.pairs.start);
+    rs->doctypes = loki__arena_array(&rs->arena, n ? n : 1, sizeof *rs->doctypes);
+    if (!rs->doctypes) {
+        at(L, dt, LOKI_ENOMEM, "out of memory", NULL, NULL);
+        goto out;
+    }
+    L->module = (unsigned)rs->n_modules;
+    L->gate = -1;
+    for (yaml_node_pair_t *p = dt->data.mapping.pairs.start; p < dt->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = nd(L, p->key), *v = nd(L, p->value);
+        const char *name = sval(k);
+        if (!loki_document_type_valid(name) || strcmp(name, "unknown") == 0 ||
+            strcmp(name, "ai_generated") == 0) {
+            at(L, k, LOKI_EPARSE, "unknown document type '%s'", name, NULL);
+            goto out;
+        }
+        if (v->type != YAML_MAPPING_NODE || check_keys(L, v, type_keys, "document type")) {
+            if (v->type != YAML_MAPPING_NODE)
+                at(L, v, LOKI_EPARSE, "'%s' must have 'signals' and 'min'", name, NULL);
+            goto out;
+        }
+        yaml_node_t *sig = get(L, v, "signals"), *mn = get(L, v, "min");
+        if (!sig || !mn || !is_scalar(mn)) {
+            at(L, v, LOKI_EPARSE, "'%s' needs 'signals' (a list) and 'min' (a number)", name,
+               NULL);
+            goto out;
+        }
+        char *end;
+        long minv = strtol(sval(mn), &end, 10);
+        if (*end || minv < 1 || minv > 100) {
+            at(L, mn, LOKI_EPARSE, "'min' must be a number from 1 to 100", NULL, NULL);
+            goto out;
+        }
+        /* One set per type, named after it; build a one-entry mapping view by hand. */
+        if (grow((void **)&rs->sets, &L->sets_cap, rs->n_sets, sizeof *rs->sets)) {
+            at(L, k, LOKI_ENOMEM, "out of memory", NULL, NULL);
+            goto out;
+        }
+        unsigned si = (unsigned)rs->n_sets;
+        loki_set *s = &rs->sets[si];
+        memset(s, 0, sizeof *s);
+        s->name = loki__arena_strdup(&rs->arena, name);
+        s->module = L->module;
+        s->gate = -1;
+        s->first_pattern = (unsigned)rs->n_patterns;
+        s->used = 1;
+        s->domain = 1;
+        s->needs_all = 1; /* the signals are reported */
+        rs->n_sets++;
+        if (sig->type != YAML_SEQUENCE_NODE) {
+            at(L, sig, LOKI_EPARSE, "'signals' must be a list of patterns", NULL, NULL);
+            goto out;
+        }
+        for (yaml_node_item_t *it = sig->data.sequence.items.start;
+             it < sig->data.sequence.items.top; it++)
+            if (add_pattern(L, nd(L, *it), si))
+                goto out;
+        rs->sets[si].n_patterns = (unsigned)rs->n_patterns - rs->sets[si].first_pattern;
+        if (rs->sets[si].n_patterns == 0) {
+            at(L, sig, LOKI_EPARSE, "'%s' has no signals", name, NULL);
+            goto out;
+        }
+        rs->doctypes[rs->n_doctypes++] = (loki_doctype){rs->sets[si].name, si, (unsigned)minv};
+    }
+    rc = 0;
+out:
+    if (have_doc)
+        yaml_document_delete(&doc);
+    if (have_parser)
+        yaml_parser_delete(&parser);
+    loki__free(data);
+    L->doc = NULL;
+    return rc;
+}
+
 #define RULES_FORMAT "loki-rules/2"
 
 loki_status loki__rules_load(const loki_load_config *cfg, loki_ruleset **out, loki_error *err)
@@ -878,6 +1005,17 @@ loki_status loki__rules_load(const loki_load_config *cfg, loki_ruleset **out, lo
     if (rs->n_modules == 0) {
         st = loki__err_at(err, LOKI_ENOTFOUND, cfg->path, 0, 0, "no rule packs loaded");
         goto fail;
+    }
+    /* The document-type signals, when the rules directory has them. */
+    {
+        struct stat sb;
+        char dtp[4096];
+        snprintf(dtp, sizeof dtp, "%s/_doctypes.yaml", cfg->path);
+        if (stat(cfg->path, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(dtp, &sb) == 0 &&
+            load_doctypes(&L, dtp, &fp, cfg->max_pack_bytes)) {
+            st = L.st ? L.st : LOKI_EPARSE;
+            goto fail;
+        }
     }
     rs->module_infos = loki__arena_array(&rs->arena, rs->n_modules, sizeof *rs->module_infos);
     if (!rs->module_infos) {

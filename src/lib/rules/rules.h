@@ -127,6 +127,14 @@ typedef struct loki_module {
     const char **applies_to;
 } loki_module;
 
+/* A document type LOKI can infer (rules/_doctypes.yaml): detected when at least `min`
+ * different signal patterns match. */
+typedef struct loki_doctype {
+    const char *name;
+    unsigned set;
+    unsigned min;
+} loki_doctype;
+
 typedef struct loki_ruleset {
     loki_arena arena;
     loki_module *modules;
@@ -138,6 +146,8 @@ typedef struct loki_ruleset {
     size_t n_patterns;
     loki_example *examples;
     size_t n_examples;
+    loki_doctype *doctypes;
+    size_t n_doctypes;
     unsigned max_width;
     char fingerprint[65];
     pthread_mutex_t pcre_lock; /* serialises first-use compilation of patterns */

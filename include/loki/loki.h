@@ -79,6 +79,12 @@ typedef struct loki_engine_config {
     unsigned max_spans_per_finding;
     /* Compile every pattern's span regex now instead of on first use (for linting). */
     int validate_all;
+    /* Threads used to scan one large document (default 1). The verdict is identical for any
+     * value. */
+    unsigned jobs;
+    /* Documents at least this large are split into chunks scanned in parallel when jobs > 1
+     * (default 1 MiB). */
+    size_t parallel_threshold;
 } loki_engine_config;
 
 /* Fills *cfg with defaults (rules_path NULL: the caller must set it). */

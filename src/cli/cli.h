@@ -16,6 +16,7 @@ typedef struct cli_common {
     const char *rules;   /* --rules, or the default */
     int no_cache;        /* --no-cache */
     int validate_all;    /* compile every span regex at start-up (rules lint) */
+    unsigned jobs;       /* --jobs N (0: one per online CPU) */
     char *modules_arg;   /* --modules a,b (split into modules) */
     const char *modules[64];
     size_t n_modules;

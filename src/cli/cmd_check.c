@@ -22,6 +22,7 @@ static void check_usage(FILE *f)
             "  --max-bytes N       largest input accepted (default 268435456)\n"
             "  --rules DIR         rule packs (default: the bundled rules)\n"
             "  --no-cache          do not use the compiled-rules cache\n"
+            "  --jobs N            threads for one large document (default: CPUs)\n"
             "exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or input error\n");
 }
 

@@ -149,6 +149,16 @@ int cli_common_opt(cli_common *c, int argc, char **argv, int *i)
         }
         return 1;
     }
+    if ((v = cli_optval(argc, argv, i, "--jobs", &missing))) {
+        char *end;
+        long j = strtol(v, &end, 10);
+        if (*end || j < 1 || j > 64) {
+            fprintf(stderr, "loki: --jobs: expected a number from 1 to 64, got '%s'\n", v);
+            return -1;
+        }
+        c->jobs = (unsigned)j;
+        return 1;
+    }
     if (strcmp(argv[*i], "--no-cache") == 0) {
         c->no_cache = 1;
         return 1;
@@ -180,6 +190,8 @@ int cli_engine(cli_common *c, loki_engine **eng, int need_modules_subset)
     char *cache = c->no_cache ? NULL : cli_cache_dir();
     cfg.cache_dir = cache;
     cfg.validate_all = c->validate_all;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg.jobs = c->jobs ? c->jobs : (ncpu > 0 ? (unsigned)ncpu : 1);
     if (need_modules_subset && c->n_modules) {
         cfg.modules = c->modules;
         cfg.n_modules = c->n_modules;

@@ -28,7 +28,7 @@ struct audit {
     int stop, started;
     _Atomic uint64_t rows, errors, dropped;
     _Atomic int failing;
-    char last_error[256]; /* under dblock */
+    char last_error[1400]; /* under dblock */
 };
 
 static const char *const schema =
@@ -221,9 +221,11 @@ audit *audit_create(const char *path, const char *fingerprint, const char *versi
     pthread_mutex_init(&a->dblock, NULL);
     pthread_cond_init(&a->cv, NULL);
     pthread_mutex_lock(&a->dblock);
-    if (ensure_open(a) != 0)
-        a->failing = 1, fprintf(stderr, "loki serve: warning: audit log unavailable (%s); validations go on\n",
+    if (ensure_open(a) != 0) {
+        a->failing = 1;
+        fprintf(stderr, "loki serve: warning: audit log unavailable (%s); validations go on\n",
                 a->last_error);
+    }
     pthread_mutex_unlock(&a->dblock);
     if (pthread_create(&a->thread, NULL, writer, a) == 0)
         a->started = 1;

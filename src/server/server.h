@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "loki/loki.h"
 
@@ -149,7 +150,7 @@ typedef struct audit_row {
 typedef struct audit_stats {
     int enabled, open, failing; /* failing: the last write failed */
     uint64_t rows_written, errors, dropped, queued;
-    char last_error[256];
+    char last_error[1400];
     char path[1024];
 } audit_stats;
 

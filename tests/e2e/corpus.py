@@ -9,7 +9,7 @@ PRECISION_MAX when it does).
 """
 import json, os, subprocess, sys
 
-PRECISION_MAX = 25   # FAILs over the 50 templates, all modules, --type unknown
+PRECISION_MAX = 2    # FAILs over the 50 templates (all modules, --type unknown); may only go down
 RECALL_MIN = 74      # fixtures that FAIL their named gate
 
 def check(loki, path):

@@ -188,6 +188,97 @@ static void regions_equal_full_enumeration(void **st)
     loki__engine_scratch_put(eng, s);
 }
 
+/* Property: a chunked parallel scan gives exactly the match table of a one-thread scan, over
+ * random documents, random worker counts and random chunk sizes. */
+static void parallel_equals_sequential(void **st)
+{
+    (void)st;
+    static const char *words[] = {"personal", "data", " ", " ", "\n", "\n\n", "withdraw",
+                                  "consent", "12", "3", "£", "interest", "s", ".", "=="};
+    srand(777);
+    loki_ruleset *rs = eng->rs;
+    loki_scratch *seq = loki__engine_scratch_get(eng);
+    loki_scratch *ws[6];
+    for (int i = 0; i < 6; i++)
+        ws[i] = loki__engine_scratch_get(eng);
+    size_t cap = 200000;
+    char *text = malloc(cap);
+    for (int iter = 0; iter < 60; iter++) {
+        size_t len = 0, target = 1000 + (size_t)(rand() % 150000);
+        while (len < target) {
+            const char *w = words[rand() % 15];
+            size_t n = strlen(w);
+            if (len + n >= cap)
+                break;
+            memcpy(text + len, w, n);
+            len += n;
+        }
+        loki_error err;
+        loki__scan_reset(rs, seq);
+        for (size_t m = 0; m < rs->n_modules; m++)
+            assert_int_equal(loki__scan_db(rs, &eng->db, LOKI_DB_MODULE(m), seq, text, len, &err),
+                             LOKI_OK);
+        loki_par par = {ws, 2 + (size_t)(rand() % 5), 1 + (size_t)(rand() % 5000)};
+        loki_scratch *own = ws[0];
+        loki__scan_reset(rs, own);
+        for (size_t m = 0; m < rs->n_modules; m++)
+            assert_int_equal(
+                loki__scan_db_par(rs, &eng->db, LOKI_DB_MODULE(m), own, &par, text, len, &err),
+                LOKI_OK);
+        for (size_t k = 0; k < rs->n_sets; k++) {
+            const loki_set_matches *a = &seq->mt.sets[k], *b = &own->mt.sets[k];
+            assert_int_equal(a->n, b->n);
+            assert_int_equal(a->distinct, b->distinct);
+            for (size_t q = 0; q < a->n; q++) {
+                assert_int_equal(a->m[q].start, b->m[q].start);
+                assert_int_equal(a->m[q].end, b->m[q].end);
+            }
+        }
+    }
+    free(text);
+    for (int i = 0; i < 6; i++)
+        loki__engine_scratch_put(eng, ws[i]);
+    loki__engine_scratch_put(eng, seq);
+}
+
+/* The whole verdict (JSON, without timings) is byte-identical with 1 and 3 jobs. */
+static void parallel_verdict_identical(void **st)
+{
+    (void)st;
+    const char *d = th_tmpdir("par");
+    th_write(d, "p.yaml", PACK);
+    loki_engine_config cfg;
+    loki_engine_config_default(&cfg);
+    cfg.rules_path = d;
+    cfg.jobs = 3;
+    cfg.parallel_threshold = 1;
+    loki_engine *e3 = NULL;
+    loki_error err;
+    assert_int_equal(loki_engine_create(&cfg, &e3, &err), LOKI_OK);
+    size_t len = 3u << 20;
+    char *t = malloc(len);
+    const char *para = "We hold personal data and charge £12 fees. withdraw your consent 12 34\n\n";
+    size_t pl = strlen(para);
+    for (size_t o = 0; o < len; o++)
+        t[o] = para[o % pl];
+    loki_check_options o;
+    loki_check_options_default(&o);
+    o.timestamp = 1;
+    loki_verdict *v1 = NULL, *v3 = NULL;
+    assert_int_equal(loki_check(eng, t, len, &o, &v1, &err), LOKI_OK);
+    assert_int_equal(loki_check(e3, t, len, &o, &v3, &err), LOKI_OK);
+    char *j1, *j3;
+    assert_int_equal(loki_verdict_to_json(v1, LOKI_JSON_NO_TIMINGS, &j1, NULL), LOKI_OK);
+    assert_int_equal(loki_verdict_to_json(v3, LOKI_JSON_NO_TIMINGS, &j3, NULL), LOKI_OK);
+    assert_string_equal(j1, j3);
+    free(j1);
+    free(j3);
+    free(t);
+    loki_verdict_destroy(v1);
+    loki_verdict_destroy(v3);
+    loki_engine_destroy(e3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +287,8 @@ int main(void)
         cmocka_unit_test(optional_space),
         cmocka_unit_test(bounded_gap_leftmost_nonoverlapping),
         cmocka_unit_test(regions_equal_full_enumeration),
+        cmocka_unit_test(parallel_equals_sequential),
+        cmocka_unit_test(parallel_verdict_identical),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,12 +10,17 @@
 #include "cache_int.h"
 #include "util/util.h"
 
-static int add_field(loki_sha256 *h, const char *p, size_t n)
+static int add_len(loki_sha256 *h, size_t n)
 {
     unsigned char len[8];
     for (int i = 0; i < 8; i++)
         len[i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    if (loki__sha256_update(h, len, sizeof len))
+    return loki__sha256_update(h, len, sizeof len);
+}
+
+static int add_field(loki_sha256 *h, const char *p, size_t n)
+{
+    if (add_len(h, n))
         return -1;
     return n ? loki__sha256_update(h, p, n) : 0;
 }
@@ -60,7 +65,7 @@ loki_status loki_cache_key_build(const loki_cache_key_parts *kp, char out[65])
     int bad = add_field(&h, tag, sizeof tag - 1) || add_field(&h, kp->text, kp->text_len) ||
               add_field(&h, type, strlen(type)) || add_field(&h, fp, strlen(fp)) ||
               add_field(&h, ver, strlen(ver)) || add_field(&h, kp->extra, kp->extra_len) ||
-              add_field(&h, NULL, n_unique);
+              add_len(&h, n_unique);
     for (size_t i = 0; i < n_unique && !bad; i++)
         bad = add_field(&h, mods[i], strlen(mods[i]));
     unsigned char md[32];

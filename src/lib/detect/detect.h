@@ -33,7 +33,7 @@ typedef struct loki_detect_input {
 #define LOKI_DETECT_MIN_CONFIDENCE 0.4
 
 /*
- * Runs every universal detector. On success *out/*n hold the findings (in the arena), in a
+ * Runs every universal detector. On success *out and *n hold the findings (in the arena), in a
  * deterministic order: PII by position, then contradictions, unsupported claims, financial
  * promotion, Consumer Duty and cross-validation. Span texts of PII findings are masked; other
  * span texts have any PII inside them masked too. Cost is linear in len. Thread-safe.

@@ -313,7 +313,7 @@ int loki__postcode_valid(const char *p, size_t len)
     char c[8];
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        if (p[i] == ' ' && n >= 2 && i + 3 == len)
+        if (p[i] == ' ' && n >= 2 && i + 4 == len)
             continue;
         if (n == 7)
             return 0;

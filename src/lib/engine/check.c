@@ -14,6 +14,8 @@
 
 typedef struct eval_ctx {
     loki_engine *eng;
+    loki_scratch *s;
+    loki_par par;
     const char *text;
     size_t len;
     const loki_match_table *mt;
@@ -21,6 +23,15 @@ typedef struct eval_ctx {
     int have_pm;
     loki_arena *arena;
 } eval_ctx;
+
+/* Scans with one database, in parallel when the document is large and jobs > 1. */
+static loki_status scan_stage(eval_ctx *cx, size_t which, loki_error *err)
+{
+    if (cx->par.n_workers > 1)
+        return loki__scan_db_par(cx->eng->rs, &cx->eng->db, which, cx->s, &cx->par, cx->text,
+                                 cx->len, err);
+    return loki__scan_db(cx->eng->rs, &cx->eng->db, which, cx->s, cx->text, cx->len, err);
+}
 
 static int module_requested(const loki_check_options *o, const char *id)
 {
@@ -284,10 +295,18 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     /* Stage 1 (type unknown): the domain guards decide which modules apply. Stage 2: only the
      * applicable, requested modules' patterns are scanned. */
     cx.mt = &s->mt;
+    cx.s = s;
     loki__scan_reset(rs, s);
+    loki_scratch *workers[64];
+    if (eng->cfg.jobs > 1 && len >= eng->cfg.parallel_threshold) {
+        workers[0] = s;
+        size_t n = 1;
+        while (n < eng->cfg.jobs && (workers[n] = loki__engine_scratch_get(eng)) != NULL)
+            n++;
+        cx.par = (loki_par){workers, n, 256u * 1024u};
+    }
     int by_domain = strcmp(type, "unknown") == 0 || strcmp(type, "ai_generated") == 0;
-    if (by_domain && (st = loki__scan_db(rs, &eng->db, LOKI_DB_DOMAIN, s, cx.text, len, err)) !=
-                         LOKI_OK)
+    if (by_domain && (st = scan_stage(&cx, LOKI_DB_DOMAIN, err)) != LOKI_OK)
         goto out;
     if (by_domain && detect_types(&cx, v) != LOKI_OK) {
         st = loki__err(err, LOKI_ENOMEM, "out of memory");
@@ -296,9 +315,7 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     for (size_t i = 0; i < rs->n_modules; i++) {
         const loki_module *m = &rs->modules[i];
         applies[i] = module_requested(opts, m->info.id) && module_applies(m, type, cx.mt);
-        if (applies[i] &&
-            (st = loki__scan_db(rs, &eng->db, LOKI_DB_MODULE(i), s, cx.text, len, err)) !=
-                LOKI_OK)
+        if (applies[i] && (st = scan_stage(&cx, LOKI_DB_MODULE(i), err)) != LOKI_OK)
             goto out;
     }
     double t1 = loki__now_ms();
@@ -355,6 +372,8 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
 out:
     if (cx.have_pm)
         loki__posmap_release(&cx.pm);
+    for (size_t i = 1; i < cx.par.n_workers; i++)
+        loki__engine_scratch_put(eng, cx.par.workers[i]);
     loki__engine_scratch_put(eng, s);
     if (st != LOKI_OK) {
         loki_verdict_destroy(v);

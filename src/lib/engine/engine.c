@@ -83,6 +83,8 @@ void loki_engine_config_default(loki_engine_config *cfg)
     cfg->max_document_bytes = 256u << 20;
     cfg->max_pack_bytes = 4u << 20;
     cfg->max_spans_per_finding = 50;
+    cfg->jobs = 1;
+    cfg->parallel_threshold = 1u << 20;
 }
 
 void loki_check_options_default(loki_check_options *opts)
@@ -109,6 +111,12 @@ loki_status loki_engine_create(const loki_engine_config *cfg, loki_engine **out,
         eng->cfg.max_pack_bytes = 4u << 20;
     if (!eng->cfg.max_spans_per_finding)
         eng->cfg.max_spans_per_finding = 50;
+    if (!eng->cfg.jobs)
+        eng->cfg.jobs = 1;
+    if (eng->cfg.jobs > 64)
+        eng->cfg.jobs = 64;
+    if (!eng->cfg.parallel_threshold)
+        eng->cfg.parallel_threshold = 1u << 20;
     if (pthread_mutex_init(&eng->pool_lock, NULL) != 0) {
         loki__free(eng);
         return loki__err(err, LOKI_ENOMEM, "cannot create a mutex");

@@ -57,14 +57,21 @@ void loki__scratch_destroy(loki_scratch *s, size_t n_sets)
     loki__free(s);
 }
 
-static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
-                    unsigned int flags, void *ctx)
+int loki__scan_on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                        unsigned int flags, void *ctx)
 {
     (void)from;
     (void)flags;
     loki_scratch *s = ctx;
-    if (s->done[id])
+    if (s->chunked) {
+        if (s->done_of[id])
+            return 0;
+        to += s->base;
+        if (to <= s->lo || to > s->hi)
+            return 0; /* another chunk's end (or an artefact of this chunk's edges) */
+    } else if (s->done[id]) {
         return 0; /* scanned by an earlier database for this document */
+    }
     size_t w = s->widths[id];
     size_t start = to > w ? (size_t)to - w : 0;
     int r = s->open[id];
@@ -186,11 +193,17 @@ loki_status loki__scan_db(loki_ruleset *rs, const loki_db *db, size_t which, lok
     if (!d || len == 0)
         return LOKI_OK;
     size_t from = s->n_regions;
-    hs_error_t he = hs_scan(d, text, (unsigned)len, 0, s->hs, on_match, s);
+    hs_error_t he = hs_scan(d, text, (unsigned)len, 0, s->hs, loki__scan_on_match, s);
     if (s->oom)
         return loki__err(err, LOKI_ENOMEM, "out of memory recording matches");
     if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
         return loki__err(err, LOKI_EINTERNAL, "scanner failed (error %d)", (int)he);
+    return loki__scan_finish(rs, which, s, from, text, len, err);
+}
+
+loki_status loki__scan_finish(loki_ruleset *rs, size_t which, loki_scratch *s, size_t from,
+                              const char *text, size_t len, loki_error *err)
+{
     /* Mark this database's patterns as done so a later database does not count them again. */
     for (size_t i = 0; i < rs->n_patterns; i++) {
         const loki_set *set = &rs->sets[rs->patterns[i].set];

@@ -60,6 +60,11 @@ typedef struct loki_scratch {
     const unsigned *widths;
     unsigned char *done; /* per pattern: already scanned for this document */
     size_t enumerated;   /* regions already turned into matches */
+    /* Parallel workers: ends outside (lo, hi] are another chunk's; `base` is added to the
+     * chunk-relative offsets Vectorscan reports. `done_of` points at the owner's done[]. */
+    size_t lo, hi, base;
+    int chunked;
+    const unsigned char *done_of;
 } loki_scratch;
 
 loki_scratch *loki__scratch_create(const loki_ruleset *rs, const loki_db *db);
@@ -71,6 +76,22 @@ void loki__scan_reset(const loki_ruleset *rs, loki_scratch *s);
  * this document (by an earlier database) are not counted twice. Only `used` sets get matches. */
 loki_status loki__scan_db(loki_ruleset *rs, const loki_db *db, size_t which, loki_scratch *s,
                           const char *text, size_t len, loki_error *err);
+/* Parallel scanning of one document: the caller supplies per-worker scratch spaces (created by
+ * loki__scratch_create) and a chunk count; see scan_par.c. */
+typedef struct loki_par {
+    loki_scratch **workers;
+    size_t n_workers;
+    size_t min_chunk; /* documents shorter than 2 * min_chunk are scanned on one thread */
+} loki_par;
+loki_status loki__scan_db_par(loki_ruleset *rs, const loki_db *db, size_t which, loki_scratch *s,
+                              const loki_par *par, const char *text, size_t len,
+                              loki_error *err);
+/* Internal to scan.c/scan_par.c: turn regions[from..] into matches. */
+loki_status loki__scan_finish(loki_ruleset *rs, size_t which, loki_scratch *s, size_t from,
+                              const char *text, size_t len, loki_error *err);
+int loki__scan_on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                        unsigned int flags, void *ctx);
+
 /* Reset, then every module database. */
 loki_status loki__scan(loki_ruleset *rs, const loki_db *db, loki_scratch *s,
                        const char *text, size_t len, loki_error *err);

@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: MIT
+# `loki redact` (src/cli/cmd_redact.c), dispatched from main.c under LOKI_HAVE_REDACT.
+list(APPEND LOKI_CLI_EXTRA_SOURCES src/cli/cmd_redact.c)
+add_compile_definitions(LOKI_HAVE_REDACT=1)

@@ -77,7 +77,7 @@ loki_status loki__scan_db_par(loki_ruleset *rs, const loki_db *db, size_t which,
         b[i] = c > b[i - 1] ? c : b[i - 1];
     }
     b[k] = len;
-    job jobs[64];
+    job jobs[64] = {{0}};
     pthread_t th[64];
     int started[64] = {0};
     size_t W = rs->max_width + 1;

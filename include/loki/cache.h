@@ -128,8 +128,8 @@ loki_status loki_cache_get_or_compute(loki_cache *c, const char *ns, const char 
 typedef struct loki_cache_key_parts {
     const char *text; /* the document, text_len bytes */
     size_t text_len;
-    const char *document_type;      /* NULL = "unknown" */
-    const char *const *modules;     /* any order, duplicates allowed; NULL/0 = all loaded */
+    const char *document_type;  /* NULL = "unknown" */
+    const char *const *modules; /* any order, duplicates allowed; NULL/0 = all loaded */
     size_t n_modules;
     const char *ruleset_fingerprint; /* loki_engine_fingerprint(); NULL = "" */
     const char *engine_version;      /* NULL = loki_version() */
@@ -158,18 +158,18 @@ const char *loki_breaker_state_name(loki_breaker_state s);
 
 typedef struct loki_cache_stats {
     uint64_t hits, misses, sets, evictions, expirations;
-    uint64_t errors;        /* Redis operations that failed (each one absorbed) */
+    uint64_t errors; /* Redis operations that failed (each one absorbed) */
     uint64_t memory_hits, redis_hits;
-    uint64_t fallbacks;     /* operations served by memory because Redis failed or was skipped */
-    uint64_t computes;      /* get_or_compute calls that ran fn */
-    uint64_t shared;        /* get_or_compute calls that waited for another's computation */
-    uint64_t too_large;     /* values not stored because of max_value_bytes */
+    uint64_t fallbacks; /* operations served by memory because Redis failed or was skipped */
+    uint64_t computes;  /* get_or_compute calls that ran fn */
+    uint64_t shared;    /* get_or_compute calls that waited for another's computation */
+    uint64_t too_large; /* values not stored because of max_value_bytes */
     uint64_t entries, bytes, max_bytes; /* memory tier */
-    double hit_rate;        /* hits / (hits + misses), 0 when no lookups */
-    const char *backend;    /* "memory" or "redis" (configured primary) */
+    double hit_rate;                    /* hits / (hits + misses), 0 when no lookups */
+    const char *backend;                /* "memory" or "redis" (configured primary) */
     int redis_configured;
     loki_breaker_state breaker;
-    const char *health;     /* "ok", or "degraded" while Redis is skipped */
+    const char *health; /* "ok", or "degraded" while Redis is skipped */
     uint64_t breaker_opens, breaker_rejects;
 } loki_cache_stats;
 
@@ -178,8 +178,7 @@ void loki_cache_stats_get(loki_cache *c, loki_cache_stats *st);
 /* The stats as one JSON object / as Prometheus text (loki_cache_* metrics, _total counters,
  * bytes as base unit). *out is malloc'd and NUL-terminated; free() it. */
 loki_status loki_cache_stats_json(const loki_cache_stats *st, char **out, size_t *out_len);
-loki_status loki_cache_stats_prometheus(const loki_cache_stats *st, char **out,
-                                        size_t *out_len);
+loki_status loki_cache_stats_prometheus(const loki_cache_stats *st, char **out, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -75,9 +75,9 @@ void loki_profiler_mem(loki_profiler *p, int op, int64_t bytes);
 #define LOKI__PCAT2(a, b) a##b
 #define LOKI__PCAT(a, b) LOKI__PCAT2(a, b)
 /* Times the rest of the enclosing block as `name` (GCC/Clang cleanup attribute). */
-#define LOKI_PROF_SCOPE(prof, name)                                                            \
-    loki_prof_scope LOKI__PCAT(loki__prof_scope_, __LINE__)                                    \
-        __attribute__((cleanup(loki_prof_end))) =                                              \
+#define LOKI_PROF_SCOPE(prof, name)                                                                \
+    loki_prof_scope LOKI__PCAT(loki__prof_scope_, __LINE__)                                        \
+        __attribute__((cleanup(loki_prof_end))) =                                                  \
             loki_prof_begin((prof), loki_profiler_op((prof), (name)))
 /* Times the whole function, named after it: put it first in the body. */
 #define LOKI_PROF_FUNCTION(prof) LOKI_PROF_SCOPE(prof, __func__)

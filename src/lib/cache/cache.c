@@ -123,8 +123,8 @@ loki_status loki_cache_create(const loki_cache_config *cfg, loki_cache **out, lo
         loki_cache_config_default(&def);
         cfg = &def;
     }
-    if (cfg->shards == 0 || cfg->shards > 1024 || cfg->max_bytes == 0 ||
-        cfg->max_key_bytes == 0 || cfg->ttl_jitter_pct > 50)
+    if (cfg->shards == 0 || cfg->shards > 1024 || cfg->max_bytes == 0 || cfg->max_key_bytes == 0 ||
+        cfg->ttl_jitter_pct > 50)
         return loki__err(err, LOKI_EINVAL, "invalid cache configuration");
     loki_cache *c = loki__calloc(1, sizeof *c);
     if (!c)

@@ -42,13 +42,11 @@ loki_status loki_cache_stats_json(const loki_cache_stats *s, char **out, size_t 
                      (unsigned long long)s->computes, (unsigned long long)s->shared,
                      (unsigned long long)s->too_large, (unsigned long long)s->entries,
                      (unsigned long long)s->bytes, (unsigned long long)s->max_bytes,
-                     (unsigned long long)s->breaker_opens,
-                     (unsigned long long)s->breaker_rejects);
+                     (unsigned long long)s->breaker_opens, (unsigned long long)s->breaker_rejects);
     return finish(&b, out, out_len);
 }
 
-static void prom(loki_buf *b, const char *name, const char *type, const char *help,
-                 uint64_t v)
+static void prom(loki_buf *b, const char *name, const char *type, const char *help, uint64_t v)
 {
     loki__buf_printf(b, "# HELP loki_cache_%s %s\n# TYPE loki_cache_%s %s\nloki_cache_%s %llu\n",
                      name, help, name, type, name, (unsigned long long)v);
@@ -62,8 +60,7 @@ loki_status loki_cache_stats_prometheus(const loki_cache_stats *s, char **out, s
     prom(&b, "hits_total", "counter", "Cache lookups that found a value.", s->hits);
     prom(&b, "misses_total", "counter", "Cache lookups that found nothing.", s->misses);
     prom(&b, "sets_total", "counter", "Values stored.", s->sets);
-    prom(&b, "evictions_total", "counter", "Entries evicted by the memory budget.",
-         s->evictions);
+    prom(&b, "evictions_total", "counter", "Entries evicted by the memory budget.", s->evictions);
     prom(&b, "expirations_total", "counter", "Entries dropped because their TTL ran out.",
          s->expirations);
     prom(&b, "errors_total", "counter", "Redis operations that failed (absorbed).", s->errors);

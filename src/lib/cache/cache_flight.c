@@ -13,8 +13,7 @@
 struct loki__flight {
     loki__flight *next;
     pthread_cond_t cv;
-    unsigned refs;    /* leader + waiters still to read the result */
-    unsigned waiters; /* ever joined as waiters */
+    unsigned refs; /* leader + waiters still to read the result */
     int done;
     loki_status st;
     char *val;
@@ -81,7 +80,6 @@ int loki__flight_join(loki__flights *fl, const char *key, size_t klen, loki__fli
         f = f->next;
     if (f) {
         f->refs++;
-        f->waiters++;
         while (!f->done)
             pthread_cond_wait(&f->cv, &fl->mu);
         copy_result(f, st, val, vlen);

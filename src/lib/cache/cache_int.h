@@ -60,9 +60,9 @@ loki_status loki__cache_redis_create(const char *url, const loki__redis_opts *o,
 typedef struct loki__breaker {
     pthread_mutex_t mu;
     loki_breaker_state state;
-    unsigned failures;   /* consecutive, while closed */
-    unsigned successes;  /* probe successes, while half-open */
-    unsigned probing;    /* probes in flight, while half-open */
+    unsigned failures;  /* consecutive, while closed */
+    unsigned successes; /* probe successes, while half-open */
+    unsigned probing;   /* probes in flight, while half-open */
     uint64_t opened_at;
     unsigned fail_threshold, close_successes;
     uint64_t open_ms;

@@ -11,12 +11,12 @@
 #include "util/util.h"
 
 typedef struct entry {
-    struct entry *hnext;             /* hash chain */
-    struct entry *prev, *next;       /* LRU list: head = most recent */
+    struct entry *hnext;       /* hash chain */
+    struct entry *prev, *next; /* LRU list: head = most recent */
     uint64_t hash;
-    uint64_t expires_at;             /* 0 = never */
+    uint64_t expires_at; /* 0 = never */
     size_t klen, vlen;
-    char data[];                     /* key, then value, then NUL */
+    char data[]; /* key, then value, then NUL */
 } entry;
 
 typedef struct shard {
@@ -141,8 +141,8 @@ static int expired(const entry *e, uint64_t now)
  * first (counted as expirations), then least recently used ones (evictions). */
 static void make_room(shard *s, size_t cost, uint64_t now)
 {
-    while (s->tail && (s->bytes + cost > s->max_bytes ||
-                       (s->max_entries && s->count + 1 > s->max_entries))) {
+    while (s->tail &&
+           (s->bytes + cost > s->max_bytes || (s->max_entries && s->count + 1 > s->max_entries))) {
         entry *e = s->tail;
         if (expired(e, now))
             s->expirations++;

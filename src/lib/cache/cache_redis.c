@@ -275,8 +275,8 @@ static loki_status ctx_status(redisContext *c)
 
 /* ---- operations ---- */
 
-static loki_status redis_get(loki__cache_backend *b, const char *key, size_t klen,
-                             uint64_t now, void **val, size_t *vlen, uint64_t *ttl_left)
+static loki_status redis_get(loki__cache_backend *b, const char *key, size_t klen, uint64_t now,
+                             void **val, size_t *vlen, uint64_t *ttl_left)
 {
     (void)now;
     redis_backend *r = (redis_backend *)b;
@@ -324,9 +324,8 @@ static loki_status redis_get(loki__cache_backend *b, const char *key, size_t kle
     *val = copy;
     *vlen = get->len;
     if (ttl_left)
-        *ttl_left = pttl->type == REDIS_REPLY_INTEGER && pttl->integer > 0
-                        ? (uint64_t)pttl->integer
-                        : 0;
+        *ttl_left =
+            pttl->type == REDIS_REPLY_INTEGER && pttl->integer > 0 ? (uint64_t)pttl->integer : 0;
 out:
     sigpipe_restore(&g);
     if (get)
@@ -337,8 +336,8 @@ out:
     return st;
 }
 
-static loki_status redis_set(loki__cache_backend *b, const char *key, size_t klen,
-                             const void *val, size_t vlen, uint64_t ttl_ms, uint64_t now)
+static loki_status redis_set(loki__cache_backend *b, const char *key, size_t klen, const void *val,
+                             size_t vlen, uint64_t ttl_ms, uint64_t now)
 {
     (void)now;
     redis_backend *r = (redis_backend *)b;
@@ -410,9 +409,11 @@ static void redis_destroy(loki__cache_backend *b)
     loki__free(r);
 }
 
-static const loki__cache_vt redis_vt = {
-    .name = "redis", .get = redis_get, .set = redis_set, .del = redis_del,
-    .destroy = redis_destroy};
+static const loki__cache_vt redis_vt = {.name = "redis",
+                                        .get = redis_get,
+                                        .set = redis_set,
+                                        .del = redis_del,
+                                        .destroy = redis_destroy};
 
 loki_status loki__cache_redis_create(const char *url, const loki__redis_opts *o,
                                      loki__cache_backend **out, loki_error *err)
@@ -429,8 +430,9 @@ loki_status loki__cache_redis_create(const char *url, const loki__redis_opts *o,
     if (st != LOKI_OK) {
         redis_destroy(&r->base);
         return st == LOKI_ENOMEM ? loki__err(err, st, "out of memory")
-                                 : loki__err(err, st, "bad Redis URL (want redis://host:port/db "
-                                                      "or unix:///path)");
+                                 : loki__err(err, st,
+                                             "bad Redis URL (want redis://host:port/db "
+                                             "or unix:///path)");
     }
     r->conns = loki__calloc(r->o.pool_size, sizeof *r->conns);
     r->busy = loki__calloc(r->o.pool_size, 1);

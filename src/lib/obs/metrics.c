@@ -18,7 +18,7 @@ typedef struct series {
     _Atomic uint64_t value;     /* counter value, or gauge double bits */
     size_t n_bounds;
     double *bounds;
-    _Atomic uint64_t *buckets;  /* n_bounds + 1, non-cumulative */
+    _Atomic uint64_t *buckets; /* n_bounds + 1, non-cumulative */
     _Atomic uint64_t sum_bits, count;
 } series;
 
@@ -29,8 +29,8 @@ struct loki_metrics {
     series *s;
 };
 
-static const double default_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                        0.1,   0.25,   0.5,   1,    2.5,   5,   10};
+static const double default_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                        0.25,  0.5,    1,     2.5,  5,     10};
 
 static uint64_t dbits(double d)
 {
@@ -105,8 +105,8 @@ static char *render_labels(const char *const *labels)
     loki__buf_init(&b, 4096);
     loki__buf_adds(&b, "");
     for (size_t i = 0; labels && labels[i]; i += 2) {
-        if (!labels[i + 1] || !labels[i][0] ||
-            strchr(labels[i], ':') || (labels[i][0] >= '0' && labels[i][0] <= '9'))
+        if (!labels[i + 1] || !labels[i][0] || strchr(labels[i], ':') ||
+            (labels[i][0] >= '0' && labels[i][0] <= '9'))
             goto bad;
         for (const char *p = labels[i]; *p; p++)
             if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||

@@ -181,8 +181,7 @@ void loki_profiler_mem(loki_profiler *p, int op, int64_t bytes)
     int64_t cur = atomic_fetch_add_explicit(&p->mem_cur, bytes, memory_order_relaxed) + bytes;
     int64_t peak = atomic_load_explicit(&p->mem_peak, memory_order_relaxed);
     while (cur > peak && !atomic_compare_exchange_weak_explicit(
-                             &p->mem_peak, &peak, cur, memory_order_relaxed,
-                             memory_order_relaxed))
+                             &p->mem_peak, &peak, cur, memory_order_relaxed, memory_order_relaxed))
         ;
     if (bytes <= 0 || !op_valid(p, op))
         return;

@@ -144,8 +144,9 @@ loki_status loki_profiler_json(loki_profiler *p, char **out, size_t *out_len)
         return rc;
     loki_buf b;
     loki__buf_init(&b, 0);
-    loki__buf_printf(&b, "{\"toplevel_ms\":%.6f,\"bottleneck_pct\":%.2f,\"mem_peak_bytes\":%llu,"
-                         "\"ops\":[",
+    loki__buf_printf(&b,
+                     "{\"toplevel_ms\":%.6f,\"bottleneck_pct\":%.2f,\"mem_peak_bytes\":%llu,"
+                     "\"ops\":[",
                      ms(r.toplevel_ns), r.bottleneck_pct, (unsigned long long)r.mem_peak);
     for (size_t i = 0; i < r.n_ops; i++) {
         const loki_prof_op_stats *o = &r.ops[i];

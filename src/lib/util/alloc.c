@@ -1,26 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /* The one allocation wrapper: overflow-checked arrays and an N-th-allocation failure hook so
  * tests can prove every allocation failure ends in LOKI_ENOMEM, not a crash. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
-static unsigned long fail_at;   /* 0: never fail */
-static unsigned long alloc_seq; /* allocations since the hook was armed */
+/* Test hook state. Atomic so threads allocating concurrently are not a data race; the hook
+ * itself is only meaningful in single-threaded torture tests. */
+static _Atomic unsigned long fail_at;   /* 0: never fail */
+static _Atomic unsigned long alloc_seq; /* allocations since the hook was armed */
 
 unsigned long loki__alloc_fail_at(unsigned long n)
 {
-    unsigned long made = alloc_seq;
-    fail_at = n;
-    alloc_seq = 0;
+    unsigned long made = atomic_exchange_explicit(&alloc_seq, 0, memory_order_relaxed);
+    atomic_store_explicit(&fail_at, n, memory_order_relaxed);
     return made;
 }
 
 static int should_fail(void)
 {
-    alloc_seq++;
-    return fail_at != 0 && alloc_seq == fail_at;
+    unsigned long n = atomic_fetch_add_explicit(&alloc_seq, 1, memory_order_relaxed) + 1;
+    unsigned long f = atomic_load_explicit(&fail_at, memory_order_relaxed);
+    return f != 0 && n == f;
 }
 
 void *loki__malloc(size_t n)

@@ -174,6 +174,9 @@ typedef struct loki_check_options {
     int64_t timestamp;
     /* 1: do not run the universal detectors (PII, contradictions, claims...). */
     int no_universal;
+    /* When not NULL, the phases of the check (scan, evaluate, detectors) are timed into this
+     * profiler (include/loki/obs.h). */
+    struct loki_profiler *profiler;
 } loki_check_options;
 
 void loki_check_options_default(loki_check_options *opts);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "loki/obs.h"
 
 static void check_usage(FILE *f)
 {
@@ -23,6 +24,9 @@ static void check_usage(FILE *f)
             "  --rules DIR         rule packs (default: the bundled rules)\n"
             "  --no-cache          do not use the compiled-rules cache\n"
             "  --jobs N            threads for one large document (default: CPUs)\n"
+            "  --no-universal      do not run the universal detectors (PII, claims, ...)\n"
+            "  --profile           print where the time went (read, scan, evaluate, render)\n"
+            "                      to standard error\n"
             "exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or input error\n");
 }
 
@@ -74,7 +78,9 @@ int cmd_check(int argc, char **argv)
 {
     cli_common c = {0};
     const char *type = NULL, *format = "text", *color = "auto";
-    int fail_on = LOKI_SEV_HIGH, all = 0, compact = 0, no_timings = 0;
+    int fail_on = LOKI_SEV_HIGH, all = 0, compact = 0, no_timings = 0, profile = 0;
+    int no_universal = 0;
+    loki_profiler *prof = NULL;
     size_t max_bytes = 256u << 20;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
@@ -112,6 +118,10 @@ int cmd_check(int argc, char **argv)
                 goto out;
             }
             max_bytes = (size_t)m;
+        } else if (strcmp(argv[i], "--no-universal") == 0) {
+            no_universal = 1;
+        } else if (strcmp(argv[i], "--profile") == 0) {
+            profile = 1;
         } else if (strcmp(argv[i], "--all") == 0) {
             all = 1;
         } else if (strcmp(argv[i], "--compact") == 0) {
@@ -157,16 +167,26 @@ int cmd_check(int argc, char **argv)
     in = calloc(n_files, sizeof *in);
     if (!in)
         goto out;
+    if (profile && loki_profiler_create(NULL, &prof) != LOKI_OK) {
+        fprintf(stderr, "loki: out of memory (profiler)\n");
+        goto out;
+    }
     loki_check_options opts;
     loki_check_options_default(&opts);
     opts.document_type = type;
+    opts.profiler = prof;
+    opts.no_universal = no_universal;
+    int op_read = loki_profiler_op(prof, "read"), op_render = loki_profiler_op(prof, "render");
     int input_error = 0, findings = 0;
     for (size_t i = 0; i < n_files; i++) {
         in[i].name = strcmp(files[i], "-") == 0 ? "<stdin>" : files[i];
         char *text = NULL;
         size_t len = 0;
         char eb[300];
-        if (cli_read_file(files[i], max_bytes, &text, &len, eb, sizeof eb)) {
+        loki_prof_scope rs = loki_prof_begin(prof, op_read);
+        int rr = cli_read_file(files[i], max_bytes, &text, &len, eb, sizeof eb);
+        loki_prof_end(&rs);
+        if (rr) {
             snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", eb);
             in[i].failed = 1;
             input_error = 1;
@@ -188,6 +208,7 @@ int cmd_check(int argc, char **argv)
     for (size_t i = 0; i < n_files; i++)
         if (in[i].failed)
             fprintf(stderr, "loki: %s: error: %s\n", in[i].name, in[i].errmsg);
+    loki_prof_scope render_scope = loki_prof_begin(prof, op_render);
     if (strcmp(format, "json") == 0) {
         unsigned fl = (compact ? 0 : LOKI_JSON_PRETTY) | (no_timings ? LOKI_JSON_NO_TIMINGS : 0);
         if (n_files > 1)
@@ -237,8 +258,16 @@ int cmd_check(int argc, char **argv)
             if (!in[i].failed)
                 render_text(stdout, in[i].name, in[i].v, col, all);
     }
+    loki_prof_end(&render_scope);
+    if (prof) {
+        char *rep = NULL;
+        if (loki_profiler_text(prof, &rep, NULL) == LOKI_OK)
+            fprintf(stderr, "%s", rep);
+        free(rep);
+    }
     rc = input_error ? EXIT_USAGE : findings ? EXIT_FINDINGS : EXIT_CLEAN;
 out:
+    loki_profiler_destroy(prof);
     if (in)
         for (size_t i = 0; i < n_files; i++)
             loki_verdict_destroy(in[i].v);

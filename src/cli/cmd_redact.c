@@ -49,8 +49,7 @@ int cmd_redact(int argc, char **argv)
             }
         } else if ((v = cli_optval(argc, argv, &i, "--type", &missing))) {
             if (!loki_document_type_valid(v)) {
-                fprintf(stderr, "loki: --type: unknown document type '%s' (see 'loki types')\n",
-                        v);
+                fprintf(stderr, "loki: --type: unknown document type '%s' (see 'loki types')\n", v);
                 return EXIT_USAGE;
             }
             o.document_type = v;
@@ -58,8 +57,7 @@ int cmd_redact(int argc, char **argv)
             char *end;
             double d = strtod(v, &end);
             if (*end || end == v || d < 0 || d > 1) {
-                fprintf(stderr, "loki: --min-confidence: expected a number in 0..1, got '%s'\n",
-                        v);
+                fprintf(stderr, "loki: --min-confidence: expected a number in 0..1, got '%s'\n", v);
                 return EXIT_USAGE;
             }
             o.min_confidence = d;
@@ -84,8 +82,7 @@ int cmd_redact(int argc, char **argv)
             redact_usage(stderr);
             return EXIT_USAGE;
         } else if (file) {
-            fprintf(stderr, "loki: redact: one input at a time ('%s' and '%s')\n", file,
-                    argv[i]);
+            fprintf(stderr, "loki: redact: one input at a time ('%s' and '%s')\n", file, argv[i]);
             return EXIT_USAGE;
         } else {
             file = argv[i];

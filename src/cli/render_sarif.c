@@ -125,6 +125,31 @@ char *render_sarif(const loki_engine *eng, const char *const *names,
             }
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        const loki_verdict *v = verdicts[i];
+        for (size_t k = 0; k < v->n_universal; k++) {
+            const loki_universal_finding *u = &v->universal[k];
+            char id[160];
+            snprintf(id, sizeof id, "universal.%s.%s", u->detector, u->type);
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "ruleId", id);
+            cJSON_AddStringToObject(r, "kind", u->status == LOKI_FAIL ? "fail" : "review");
+            loki_finding tmp = {0};
+            tmp.status = u->status;
+            tmp.severity = u->severity;
+            cJSON_AddStringToObject(r, "level", level(&tmp));
+            cJSON *msg = cJSON_AddObjectToObject(r, "message");
+            cJSON_AddStringToObject(msg, "text", u->message);
+            cJSON *locs = cJSON_AddArrayToObject(r, "locations");
+            if (u->n_spans == 0)
+                add_location(locs, names[i], NULL);
+            for (size_t s = 0; s < u->n_spans; s++)
+                add_location(locs, names[i], &u->spans[s]);
+            cJSON *props = cJSON_AddObjectToObject(r, "properties");
+            cJSON_AddNumberToObject(props, "confidence", u->confidence);
+            cJSON_AddItemToArray(results, r);
+        }
+    }
     char *out = cJSON_Print(root);
     cJSON_Delete(root);
     return out;

@@ -95,6 +95,23 @@ void render_text(FILE *f, const char *name, const loki_verdict *v, int color, in
                         finding(f, name, x, color);
                 }
     }
+    if (v->n_universal) {
+        fprintf(f, "%suniversal%s (detectors run on every document): %zu finding%s\n",
+                color ? BLD : "", color ? RST : "", v->n_universal, v->n_universal == 1 ? "" : "s");
+        for (size_t i = 0; i < v->n_universal; i++) {
+            const loki_universal_finding *u = &v->universal[i];
+            const char *c = color ? status_color(u->status) : "", *r = color ? RST : "";
+            fprintf(f, "  %s%-7s%s %-8s %s.%s: %s\n", c, loki_status_name(u->status), r,
+                    loki_severity_name(u->severity), u->detector, u->type, u->message);
+            if (u->suggestion)
+                fprintf(f, "          fix: %s\n", u->suggestion);
+            for (size_t s = 0; s < u->n_spans; s++) {
+                fprintf(f, "          at %s:%u:%u ", name, u->spans[s].line, u->spans[s].column);
+                excerpt(f, u->spans[s].text, u->spans[s].text_len);
+                fputc('\n', f);
+            }
+        }
+    }
     if (fails == 0 && warns == 0 && !all)
         fprintf(f, "  no findings\n");
 }

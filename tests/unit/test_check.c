@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* SPDX-License-Identifier: MIT */
 /* loki_check() through the public API: bad input, applicability, risk, determinism, and the
  * on-disk compiled-database cache (reused when valid, rebuilt when corrupt or stale). */
@@ -230,6 +231,51 @@ static void disk_cache_reused_and_rebuilt(void **st)
     loki_engine_destroy(e);
 }
 
+/* The universal detectors run in every check (unless turned off), report masked spans, and
+ * count toward the overall risk. */
+static void universal_findings_in_verdict(void **st)
+{
+    (void)st;
+    const char *t = "Sure! The customer's card is 4111 1111 1111 1111, expiry 12/29.";
+    loki_check_options o;
+    loki_check_options_default(&o);
+    o.document_type = "ai_generated";
+    loki_verdict *v = NULL;
+    loki_error err;
+    assert_int_equal(loki_check(eng, t, strlen(t), &o, &v, &err), LOKI_OK);
+    size_t cards = 0;
+    for (size_t i = 0; i < v->n_universal; i++) {
+        const loki_universal_finding *u = &v->universal[i];
+        if (strcmp(u->type, "payment_card") != 0)
+            continue;
+        cards++;
+        assert_int_equal(u->status, LOKI_FAIL);
+        assert_int_equal(u->severity, LOKI_SEV_CRITICAL);
+        assert_int_equal(u->n_spans, 1);
+        assert_int_equal(u->spans[0].start, (size_t)(strstr(t, "4111") - t));
+        assert_null(memmem(u->spans[0].text, u->spans[0].text_len, "4111 1111", 9));
+    }
+    assert_int_equal(cards, 1);
+    assert_int_equal(v->overall_risk, LOKI_RISK_CRITICAL);
+    char *js;
+    assert_int_equal(loki_verdict_to_json(v, 0, &js, NULL), LOKI_OK);
+    assert_null(strstr(js, "4111 1111 1111 1111")); /* never the full value */
+    assert_non_null(strstr(js, "\"type\":\"payment_card\""));
+    free(js);
+    loki_verdict_destroy(v);
+    /* A Luhn-invalid number is no card; --no-universal turns the detectors off. */
+    const char *bad = "The customer's card is 4111 1111 1111 1112.";
+    assert_int_equal(loki_check(eng, bad, strlen(bad), &o, &v, &err), LOKI_OK);
+    for (size_t i = 0; i < v->n_universal; i++)
+        assert_string_not_equal(v->universal[i].type, "payment_card");
+    loki_verdict_destroy(v);
+    o.no_universal = 1;
+    assert_int_equal(loki_check(eng, t, strlen(t), &o, &v, &err), LOKI_OK);
+    assert_int_equal(v->n_universal, 0);
+    assert_int_equal(v->overall_risk, LOKI_RISK_LOW);
+    loki_verdict_destroy(v);
+}
+
 static void document_type_inference(void **st)
 {
     (void)st;
@@ -285,6 +331,7 @@ int main(void)
         cmocka_unit_test(size_limit),
         cmocka_unit_test(disk_cache_reused_and_rebuilt),
         cmocka_unit_test(document_type_inference),
+        cmocka_unit_test(universal_findings_in_verdict),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

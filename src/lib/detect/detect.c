@@ -44,14 +44,10 @@ static size_t keep_tail(loki_pii_type ty, int second)
     switch (ty) {
     case LOKI_PII_CARD:
     case LOKI_PII_IBAN:
-    case LOKI_PII_ACCOUNT:
-        return 4;
-    case LOKI_PII_SORT_ACCOUNT:
-        return second ? 4 : 0;
-    case LOKI_PII_PHONE:
-        return 2;
-    default:
-        return 0;
+    case LOKI_PII_ACCOUNT: return 4;
+    case LOKI_PII_SORT_ACCOUNT: return second ? 4 : 0;
+    case LOKI_PII_PHONE: return 2;
+    default: return 0;
     }
 }
 
@@ -95,8 +91,8 @@ static int by_ext_end(const loki_pii *p, size_t off)
 }
 
 /* Copies t[s, e) (cut to EXCERPT_MAX) with any PII inside starred. */
-static char *plain_excerpt(loki_arena *a, const char *t, size_t s, size_t e,
-                           const loki_pii *pii, size_t n_pii)
+static char *plain_excerpt(loki_arena *a, const char *t, size_t s, size_t e, const loki_pii *pii,
+                           size_t n_pii)
 {
     e = utf8_cut(t, s, e);
     char *x = loki__arena_strndup(a, t + s, e - s);
@@ -167,8 +163,7 @@ static loki_status pii_finding(const ctx *c, const loki_pii *p, loki_universal_f
     return LOKI_OK;
 }
 
-static loki_status claim_finding(const ctx *c, const loki_claim_hit *h,
-                                 loki_universal_finding *f)
+static loki_status claim_finding(const ctx *c, const loki_claim_hit *h, loki_universal_finding *f)
 {
     loki_arena *a = c->in->arena;
     unsigned cap = c->in->max_spans ? c->in->max_spans : 50;
@@ -229,8 +224,8 @@ static int invoice_pii(const ctx *c, loki_universal_finding *f)
     return 1;
 }
 
-loki_status loki__detect_all(const loki_detect_input *in, loki_universal_finding **out,
-                             size_t *n, loki_error *err)
+loki_status loki__detect_all(const loki_detect_input *in, loki_universal_finding **out, size_t *n,
+                             loki_error *err)
 {
     loki_pii *pii = NULL;
     loki_claim_hit *hits = NULL;
@@ -308,8 +303,8 @@ static const struct cross_rule {
      "VAT invoice integrity and invoice legal requirements both fail", "tax_uk",
      "vat_invoice_integrity", LOKI_FAIL, "tax_uk", "invoice_legal_requirements", LOKI_FAIL},
     {"gdpr_automation_rights_gap", LOKI_SEV_CRITICAL,
-     "Automated decision-making without the data-subject rights that must accompany it",
-     "gdpr_uk", "automated_decisions", LOKI_FAIL, "gdpr_uk", "rights", LOKI_FAIL},
+     "Automated decision-making without the data-subject rights that must accompany it", "gdpr_uk",
+     "automated_decisions", LOKI_FAIL, "gdpr_uk", "rights", LOKI_FAIL},
     {"nda_hr_conflict", LOKI_SEV_HIGH,
      "The NDA gags whistleblowing while the HR confidentiality terms pass", "nda_uk",
      "protected_whistleblowing", LOKI_FAIL, "hr_scottish", "confidentiality", LOKI_PASS},

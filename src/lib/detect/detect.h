@@ -18,12 +18,12 @@
 #include "loki/loki.h"
 
 typedef struct loki_detect_input {
-    const char *text;       /* validated UTF-8 */
+    const char *text; /* validated UTF-8 */
     size_t len;
-    const char *doc_type;   /* "unknown" when not given (NULL is taken as "unknown") */
-    const loki_posmap *pm;  /* for line/column/code points of spans; NULL: built internally */
-    loki_arena *arena;      /* everything returned is allocated here */
-    unsigned max_spans;     /* per finding (0: 50) */
+    const char *doc_type;  /* "unknown" when not given (NULL is taken as "unknown") */
+    const loki_posmap *pm; /* for line/column/code points of spans; NULL: built internally */
+    loki_arena *arena;     /* everything returned is allocated here */
+    unsigned max_spans;    /* per finding (0: 50) */
 } loki_detect_input;
 
 /* Most universal findings one document reports (PII occurrences beyond it are not reported,
@@ -39,26 +39,26 @@ typedef struct loki_detect_input {
  * span texts have any PII inside them masked too. Cost is linear in len. Thread-safe.
  * Errors: LOKI_ENOMEM.
  */
-loki_status loki__detect_all(const loki_detect_input *in, loki_universal_finding **out,
-                             size_t *n, loki_error *err);
+loki_status loki__detect_all(const loki_detect_input *in, loki_universal_finding **out, size_t *n,
+                             loki_error *err);
 
 /* ---- PII (detect_pii.c), also used by loki_redact() ------------------------------------ */
 
 typedef enum loki_pii_type {
-    LOKI_PII_CARD = 0,      /* payment card: Luhn + IIN range + grouping */
-    LOKI_PII_IBAN,          /* ISO 13616: country length + mod-97 (+ GB structure) */
-    LOKI_PII_NI,            /* UK National Insurance number */
-    LOKI_PII_NHS,           /* NHS number: mod-11 */
-    LOKI_PII_SORT_ACCOUNT,  /* UK sort code + account number: two ranges */
-    LOKI_PII_SORT_CODE,     /* sort code alone, in "sort code" context */
-    LOKI_PII_ACCOUNT,       /* 8-digit account number alone, in "account" context */
-    LOKI_PII_PASSPORT,      /* 9 digits in passport context */
-    LOKI_PII_DRIVING,       /* DVLA 16-character driving licence number */
-    LOKI_PII_DOB,           /* a date in date-of-birth context */
+    LOKI_PII_CARD = 0,     /* payment card: Luhn + IIN range + grouping */
+    LOKI_PII_IBAN,         /* ISO 13616: country length + mod-97 (+ GB structure) */
+    LOKI_PII_NI,           /* UK National Insurance number */
+    LOKI_PII_NHS,          /* NHS number: mod-11 */
+    LOKI_PII_SORT_ACCOUNT, /* UK sort code + account number: two ranges */
+    LOKI_PII_SORT_CODE,    /* sort code alone, in "sort code" context */
+    LOKI_PII_ACCOUNT,      /* 8-digit account number alone, in "account" context */
+    LOKI_PII_PASSPORT,     /* 9 digits in passport context */
+    LOKI_PII_DRIVING,      /* DVLA 16-character driving licence number */
+    LOKI_PII_DOB,          /* a date in date-of-birth context */
     LOKI_PII_EMAIL,
-    LOKI_PII_PHONE,         /* UK numbers: 0xxx or +44 */
-    LOKI_PII_IP,            /* IPv4 or IPv6 */
-    LOKI_PII_POSTCODE,      /* UK postcode */
+    LOKI_PII_PHONE,    /* UK numbers: 0xxx or +44 */
+    LOKI_PII_IP,       /* IPv4 or IPv6 */
+    LOKI_PII_POSTCODE, /* UK postcode */
     LOKI_PII_N
 } loki_pii_type;
 
@@ -149,9 +149,8 @@ typedef struct loki_claim_hit {
  * Runs contradictions, unsupported claims, financial promotion and Consumer Duty over the text
  * and appends their hits to *hits (grown with loki__reallocarray). Linear in len.
  */
-loki_status loki__claims_scan(const char *text, size_t len, const char *doc_type,
-                              loki_arena *arena, loki_claim_hit **hits, size_t *n,
-                              size_t *cap);
+loki_status loki__claims_scan(const char *text, size_t len, const char *doc_type, loki_arena *arena,
+                              loki_claim_hit **hits, size_t *n, size_t *cap);
 
 /* ---- cross-validation over gate results (for the engine) -------------------------------- */
 

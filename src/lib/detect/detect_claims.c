@@ -18,16 +18,16 @@
 #include "detect_lex.h"
 
 enum kind {
-    K_CONTRA,  /* contradiction class `cls`, side `side` */
-    K_PROHIB,  /* financial promotion: prohibited claim */
+    K_CONTRA,   /* contradiction class `cls`, side `side` */
+    K_PROHIB,   /* financial promotion: prohibited claim */
     K_RISKWARN, /* financial promotion: a risk warning */
     K_ABSOLUTE, /* unsupported: absolute guarantee */
-    K_CERTAIN, /* unsupported: fabricated certainty ("studies show") */
-    K_STUDY,   /* sentence evidence */
+    K_CERTAIN,  /* unsupported: fabricated certainty ("studies show") */
+    K_STUDY,    /* sentence evidence */
     K_INST,
     K_SOURCE,
-    K_CD,      /* Consumer Duty term `cls` */
-    K_INVEST   /* investment-context signal number `cls` */
+    K_CD,    /* Consumer Duty term `cls` */
+    K_INVEST /* investment-context signal number `cls` */
 };
 
 enum {
@@ -41,9 +41,8 @@ typedef struct phrase {
 } phrase;
 
 #define N_CONTRA 5
-static const char *const contra_name[N_CONTRA] = {"risk level", "guarantees",
-                                                  "fees and charges", "capital protection",
-                                                  "access to money"};
+static const char *const contra_name[N_CONTRA] = {"risk level", "guarantees", "fees and charges",
+                                                  "capital protection", "access to money"};
 static const char *const contra_type[N_CONTRA] = {"risk_level", "guarantee", "fees",
                                                   "capital_protection", "access"};
 
@@ -246,16 +245,16 @@ static const phrase phrases[] = {
 };
 #define N_PHRASES (sizeof phrases / sizeof phrases[0])
 
-static const char *const w_negation[] = {"not", "no", "never", "without", "cannot", "nor",
-                                         "neither", "isn't", "aren't", "don't", "doesn't",
-                                         "won't", "can't", "wasn't", "weren't", NULL};
-static const char *const w_mention[] = {"do not use", "don't use", "avoid", "never use",
-                                        "must not", "should not", "prohibited", "banned",
-                                        "such as", "e.g", "phrases like", "terms like",
-                                        "words like", "claims like", "claims of", "do not say",
-                                        "not permitted", "misleading", "instead of", NULL};
-static const char *const w_cond[] = {"if", "unless", "where", "may", "might", "could",
-                                     "whether", "when", NULL};
+static const char *const w_negation[] = {
+    "not",    "no",    "never",   "without", "cannot", "nor",    "neither", "isn't",
+    "aren't", "don't", "doesn't", "won't",   "can't",  "wasn't", "weren't", NULL};
+static const char *const w_mention[] = {
+    "do not use",   "don't use",     "avoid",      "never use",   "must not",
+    "should not",   "prohibited",    "banned",     "such as",     "e.g",
+    "phrases like", "terms like",    "words like", "claims like", "claims of",
+    "do not say",   "not permitted", "misleading", "instead of",  NULL};
+static const char *const w_cond[] = {"if",    "unless",  "where", "may", "might",
+                                     "could", "whether", "when",  NULL};
 
 #define MAX_RANGES 8
 
@@ -358,9 +357,7 @@ static void on_phrase(state *st, const phrase *ph, size_t s, size_t e)
         if (!negated(st, s) && !mentioned(st, s, e))
             acc_add(ph->flags & F_INVEST ? &st->prohib_invest : &st->prohib, s, e);
         break;
-    case K_RISKWARN:
-        acc_add(&st->warn, s, e);
-        break;
+    case K_RISKWARN: acc_add(&st->warn, s, e); break;
     case K_ABSOLUTE:
         if (!negated(st, s) && !mentioned(st, s, e))
             acc_add(&st->absolute, s, e);
@@ -371,26 +368,16 @@ static void on_phrase(state *st, const phrase *ph, size_t s, size_t e)
             st->certain_e = e;
         }
         break;
-    case K_STUDY:
-        st->has_study = 1;
-        break;
-    case K_INST:
-        st->has_inst = 1;
-        break;
-    case K_SOURCE:
-        st->has_source = 1;
-        break;
-    case K_CD:
-        st->cd_seen |= 1u << ph->cls;
-        break;
-    case K_INVEST:
-        st->invest_bits |= 1u << ph->cls;
-        break;
+    case K_STUDY: st->has_study = 1; break;
+    case K_INST: st->has_inst = 1; break;
+    case K_SOURCE: st->has_source = 1; break;
+    case K_CD: st->cd_seen |= 1u << ph->cls; break;
+    case K_INVEST: st->invest_bits |= 1u << ph->cls; break;
     }
 }
 
 /* Numbers: a year (1900-2099) or a percentage ("97%", "97 percent", "9 out of 10"). */
-static size_t on_number(state *st, size_t i)
+static void on_number(state *st, size_t i)
 {
     const char *t = st->t;
     size_t j = i;
@@ -412,7 +399,6 @@ static size_t on_number(state *st, size_t i)
              loki__lx_phrase_at(t, st->len, k, " per cent") ||
              loki__lx_phrase_at(t, st->len, k, " out of"))
         st->has_pct = 1;
-    return j;
 }
 
 static void end_sentence(state *st, size_t end)
@@ -436,8 +422,8 @@ static size_t sentence_break(const state *st, size_t i)
     if (c == '\n')
         return i + 1;
     if ((c == '.' || c == '!' || c == '?') &&
-        (i + 1 == st->len || st->t[i + 1] == ' ' || st->t[i + 1] == '\n' ||
-         st->t[i + 1] == '\r' || st->t[i + 1] == '\t'))
+        (i + 1 == st->len || st->t[i + 1] == ' ' || st->t[i + 1] == '\n' || st->t[i + 1] == '\r' ||
+         st->t[i + 1] == '\t'))
         return i + 1;
     return 0;
 }
@@ -460,10 +446,8 @@ static void scan_text(state *st)
             i++;
             continue;
         }
-        if (lx_digit(t[i])) {
-            i = on_number(st, i);
-            continue;
-        }
+        if (lx_digit(t[i]))
+            on_number(st, i); /* and phrases such as "100% safe" below */
         char c = lx_lower(t[i]);
         if (c == 'e' && loki__lx_phrase_at(t, st->len, i, "et al"))
             st->has_etal = 1;
@@ -564,8 +548,9 @@ static void emit_contradictions(const state *st, out *o, int invest, int ai)
         h->status = LOKI_FAIL;
         h->severity = invest || ai ? LOKI_SEV_HIGH : LOKI_SEV_MEDIUM;
         h->confidence = invest ? 0.75 : 0.6;
-        h->message = fmt(o, "Contradictory statements about %s: the document makes a claim "
-                            "and its opposite",
+        h->message = fmt(o,
+                         "Contradictory statements about %s: the document makes a claim "
+                         "and its opposite",
                          contra_name[c]);
         h->suggestion = "Reconcile the two statements so the reader gets one consistent message.";
         h->n_ranges = 2;
@@ -629,10 +614,11 @@ static void emit_promotion(const state *st, out *o, int invest, int promo)
         h->status = warned ? LOKI_WARNING : LOKI_FAIL;
         h->severity = warned ? LOKI_SEV_HIGH : LOKI_SEV_CRITICAL;
         h->confidence = warned ? 0.6 : 0.8;
-        h->message = fmt(o, warned ? "%zu prohibited claim(s) (guaranteed returns, risk-free...) "
-                                     "next to a risk warning"
-                                   : "%zu prohibited claim(s) (guaranteed returns, risk-free...) "
-                                     "and no risk warning",
+        h->message = fmt(o,
+                         warned ? "%zu prohibited claim(s) (guaranteed returns, risk-free...) "
+                                  "next to a risk warning"
+                                : "%zu prohibited claim(s) (guaranteed returns, risk-free...) "
+                                  "and no risk warning",
                          all.count);
         h->suggestion = "Remove guarantees of returns or safety; financial promotions must be "
                         "fair, clear and not misleading (COBS 4) and carry a risk warning.";
@@ -677,9 +663,8 @@ static void emit_consumer_duty(const state *st, out *o)
                     "harm, fair value and consumer support.";
 }
 
-loki_status loki__claims_scan(const char *text, size_t len, const char *doc_type,
-                              loki_arena *arena, loki_claim_hit **hits, size_t *n,
-                              size_t *cap)
+loki_status loki__claims_scan(const char *text, size_t len, const char *doc_type, loki_arena *arena,
+                              loki_claim_hit **hits, size_t *n, size_t *cap)
 {
     static const char *const fin_types[] = {"financial_promotion", "financial_disclosure",
                                             "terms_of_business", NULL};

@@ -48,8 +48,7 @@ size_t loki__lx_phrase_at(const char *t, size_t len, size_t i, const char *ph)
     return j;
 }
 
-int loki__lx_window_has(const char *t, size_t len, size_t from, size_t to,
-                        const char *const *words)
+int loki__lx_window_has(const char *t, size_t len, size_t from, size_t to, const char *const *words)
 {
     if (to > len)
         to = len;

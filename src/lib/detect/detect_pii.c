@@ -23,32 +23,33 @@ typedef struct scan {
     int oom;
 } scan;
 
-static const char *const w_card[] = {"card", "visa", "mastercard", "amex", "credit", "debit",
-                                     "cvv", "expiry", "pan", "payment", NULL};
-static const char *const w_iban[] = {"iban", "bank", "account", "transfer", "swift", "bic",
-                                     "payee", NULL};
+static const char *const w_card[] = {"card", "visa",   "mastercard", "amex",    "credit", "debit",
+                                     "cvv",  "expiry", "pan",        "payment", NULL};
+static const char *const w_iban[] = {"iban",  "bank", "account", "transfer",
+                                     "swift", "bic",  "payee",   NULL};
 static const char *const w_ni[] = {"national insurance", "ni number", "ni no", "nino",
-                                   "insurance number", NULL};
+                                   "insurance number",   NULL};
 static const char *const w_nhs[] = {"nhs", "health", "patient", "hospital", "gp", NULL};
 static const char *const w_sort[] = {"sort code", "sortcode", NULL};
-static const char *const w_acct[] = {"account number", "account no", "acc no", "a/c", "acct",
-                                     "bank account", NULL};
+static const char *const w_acct[] = {"account number", "account no",   "acc no", "a/c",
+                                     "acct",           "bank account", NULL};
 static const char *const w_passport[] = {"passport", NULL};
 static const char *const w_dvla[] = {"driving", "licence", "license", "dvla", NULL};
-static const char *const w_dob[] = {"date of birth", "dob", "d.o.b", "born", "birth",
-                                    "birthday", "birthdate", NULL};
-static const char *const w_phone[] = {"tel", "telephone", "phone", "mobile", "call", "contact",
-                                      "ring", "text", "whatsapp", NULL};
-static const char *const w_ip[] = {"ip", "address", "server", "host", "logged", "login",
-                                   "connection", "client", NULL};
-static const char *const w_not_ip[] = {"section", "clause", "version", "paragraph", "para",
-                                       "article", "schedule", "rule", "regulation", "part",
-                                       "step", "v", "cass", "cobs", "sysc", "prin", NULL};
+static const char *const w_dob[] = {"date of birth", "dob",      "d.o.b",     "born",
+                                    "birth",         "birthday", "birthdate", NULL};
+static const char *const w_phone[] = {"tel",     "telephone", "phone", "mobile",   "call",
+                                      "contact", "ring",      "text",  "whatsapp", NULL};
+static const char *const w_ip[] = {"ip",    "address",    "server", "host", "logged",
+                                   "login", "connection", "client", NULL};
+static const char *const w_not_ip[] = {"section", "clause",   "version", "paragraph",  "para",
+                                       "article", "schedule", "rule",    "regulation", "part",
+                                       "step",    "v",        "cass",    "cobs",       "sysc",
+                                       "prin",    NULL};
 static const char *const w_post[] = {"address", "postcode", "post code", "street", "road",
-                                     "lane", "house", "flat", "avenue", NULL};
-static const char *const w_neg[] = {"example", "e.g", "sample", "dummy", "fake", "placeholder",
-                                    "specimen", "fictitious", "fictional", "test", "format",
-                                    NULL};
+                                     "lane",    "house",    "flat",      "avenue", NULL};
+static const char *const w_neg[] = {"example",   "e.g",         "sample",   "dummy",
+                                    "fake",      "placeholder", "specimen", "fictitious",
+                                    "fictional", "test",        "format",   NULL};
 
 static int ctx(const scan *sc, size_t s, size_t e, const char *const *w)
 {
@@ -67,8 +68,8 @@ static double score(const scan *sc, size_t s, size_t e, double base, const char 
     return c < 0 ? 0 : c > 1 ? 1 : c;
 }
 
-static void add2(scan *sc, loki_pii_type ty, size_t s, size_t e, size_t s2, size_t e2,
-                 double conf, unsigned flags)
+static void add2(scan *sc, loki_pii_type ty, size_t s, size_t e, size_t s2, size_t e2, double conf,
+                 unsigned flags)
 {
     if (sc->oom)
         return;
@@ -82,8 +83,13 @@ static void add2(scan *sc, loki_pii_type ty, size_t s, size_t e, size_t s2, size
         sc->v = nv;
         sc->cap = nc;
     }
-    sc->v[sc->n++] = (loki_pii){.type = ty, .start = s, .end = e, .start2 = s2, .end2 = e2,
-                                .confidence = conf, .flags = flags};
+    sc->v[sc->n++] = (loki_pii){.type = ty,
+                                .start = s,
+                                .end = e,
+                                .start2 = s2,
+                                .end2 = e2,
+                                .confidence = conf,
+                                .flags = flags};
 }
 
 static void add(scan *sc, loki_pii_type ty, size_t s, size_t e, double conf, unsigned flags)
@@ -285,9 +291,8 @@ static size_t try_phone(scan *sc, size_t i)
         double base = v == 2 ? 0.5 : 0.6;
         if (v == 2)
             fl |= LOKI_PII_F_ROLE;
-        if (fl & LOKI_PII_F_EXAMPLE)
-            base = 0.25;
-        add(sc, LOKI_PII_PHONE, i, e, score(sc, i, e, base, w_phone), fl);
+        double c = score(sc, i, e, base, w_phone);
+        add(sc, LOKI_PII_PHONE, i, e, fl & LOKI_PII_F_EXAMPLE && c > 0.3 ? 0.3 : c, fl);
         return e;
     }
     return 0;
@@ -296,8 +301,8 @@ static size_t try_phone(scan *sc, size_t i)
 static size_t try_nhs(scan *sc, const groups *g)
 {
     size_t s = g->s[0], e;
-    int grouped = g->n >= 3 && glen(g, 0) == 3 && glen(g, 1) == 3 && glen(g, 2) == 4 &&
-                  g->sep[0] && g->sep[0] == g->sep[1];
+    int grouped = g->n >= 3 && glen(g, 0) == 3 && glen(g, 1) == 3 && glen(g, 2) == 4 && g->sep[0] &&
+                  g->sep[0] == g->sep[1];
     if (grouped)
         e = g->e[2];
     else if (glen(g, 0) == 10)
@@ -522,13 +527,46 @@ static int domain_char(char c)
 
 static int role_local(const char *p, size_t n)
 {
-    static const char *const roles[] = {
-        "dpo", "privacy", "dataprotection", "gdpr", "info", "contact", "support", "help",
-        "enquiries", "enquiry", "complaints", "complaint", "hr", "admin", "sales", "office",
-        "hello", "team", "noreply", "no-reply", "accounts", "billing", "legal", "compliance",
-        "service", "customerservice", "careers", "jobs", "press", "media", "feedback",
-        "webmaster", "postmaster", "security", "data", "protection", "dsar", "foi", "ico",
-        NULL};
+    static const char *const roles[] = {"dpo",
+                                        "privacy",
+                                        "dataprotection",
+                                        "gdpr",
+                                        "info",
+                                        "contact",
+                                        "support",
+                                        "help",
+                                        "enquiries",
+                                        "enquiry",
+                                        "complaints",
+                                        "complaint",
+                                        "hr",
+                                        "admin",
+                                        "sales",
+                                        "office",
+                                        "hello",
+                                        "team",
+                                        "noreply",
+                                        "no-reply",
+                                        "accounts",
+                                        "billing",
+                                        "legal",
+                                        "compliance",
+                                        "service",
+                                        "customerservice",
+                                        "careers",
+                                        "jobs",
+                                        "press",
+                                        "media",
+                                        "feedback",
+                                        "webmaster",
+                                        "postmaster",
+                                        "security",
+                                        "data",
+                                        "protection",
+                                        "dsar",
+                                        "foi",
+                                        "ico",
+                                        NULL};
     size_t s = 0;
     for (size_t i = 0; i <= n; i++) {
         if (i < n && lx_alnum(p[i]))
@@ -550,9 +588,9 @@ static int role_local(const char *p, size_t n)
 
 static int example_domain(const char *p, size_t n)
 {
-    static const char *const ex[] = {"example", "yourcompany", "yourdomain", "company.com",
-                                     "domain.com", "email.com", "test.", "invalid", "localhost",
-                                     "acme.", NULL};
+    static const char *const ex[] = {"example",    "yourcompany", "yourdomain", "company.com",
+                                     "domain.com", "email.com",   "test.",      "invalid",
+                                     "localhost",  "acme.",       NULL};
     for (const char *const *e = ex; *e; e++) {
         size_t el = strlen(*e);
         for (size_t i = 0; i + el <= n; i++) {
@@ -590,8 +628,8 @@ static void scan_emails(scan *sc)
             fl |= LOKI_PII_F_ROLE;
         if (example_domain(t + a + 1, e - a - 1))
             fl |= LOKI_PII_F_EXAMPLE;
-        add(sc, LOKI_PII_EMAIL, s, e, score(sc, s, e, fl & LOKI_PII_F_EXAMPLE ? 0.3 : 0.9, NULL),
-            fl);
+        double c = score(sc, s, e, 0.9, NULL);
+        add(sc, LOKI_PII_EMAIL, s, e, fl & LOKI_PII_F_EXAMPLE && c > 0.3 ? 0.3 : c, fl);
         prev_end = e;
     }
 }
@@ -698,13 +736,14 @@ loki_status loki__pii_scan(const char *text, size_t len, loki_pii **out, size_t 
 /* ---- names and severity ---- */
 
 static const char *const type_names[LOKI_PII_N] = {
-    "payment_card", "iban", "ni_number", "nhs_number", "sort_code_account", "sort_code",
-    "account_number", "passport", "driving_licence", "date_of_birth", "email", "phone",
-    "ip_address", "postcode"};
+    "payment_card", "iban",           "ni_number",  "nhs_number",      "sort_code_account",
+    "sort_code",    "account_number", "passport",   "driving_licence", "date_of_birth",
+    "email",        "phone",          "ip_address", "postcode"};
 
 static const char *const labels[LOKI_PII_N] = {
-    "CARD", "IBAN", "NI_NUMBER", "NHS_NUMBER", "SORT_CODE", "SORT_CODE", "ACCOUNT_NUMBER",
-    "PASSPORT", "DRIVING_LICENCE", "DATE_OF_BIRTH", "EMAIL", "PHONE", "IP_ADDRESS", "POSTCODE"};
+    "CARD",      "IBAN",           "NI_NUMBER",  "NHS_NUMBER",      "SORT_CODE",
+    "SORT_CODE", "ACCOUNT_NUMBER", "PASSPORT",   "DRIVING_LICENCE", "DATE_OF_BIRTH",
+    "EMAIL",     "PHONE",          "IP_ADDRESS", "POSTCODE"};
 
 const char *loki__pii_type_name(loki_pii_type t)
 {
@@ -722,15 +761,31 @@ const char *loki__pii_label(loki_pii_type t, int second)
  * 2 personal correspondence/contract (personal data expected), 3 invoice. */
 static int doc_class(const char *doc_type)
 {
-    static const char *const published[] = {
-        "privacy_notice", "privacy_policy", "cookie_policy", "consent_form",
-        "data_protection_policy", "financial_promotion", "financial_disclosure",
-        "terms_of_business", "complaints_procedure", "tax_guidance", "hr_policy", "policy",
-        "dpia", NULL};
-    static const char *const personal[] = {
-        "data_processing_agreement", "data_breach_notice", "dsar_response", "nda", "contract",
-        "settlement_agreement", "disciplinary_letter", "grievance_letter", "employment_contract",
-        "employment_letter", NULL};
+    static const char *const published[] = {"privacy_notice",
+                                            "privacy_policy",
+                                            "cookie_policy",
+                                            "consent_form",
+                                            "data_protection_policy",
+                                            "financial_promotion",
+                                            "financial_disclosure",
+                                            "terms_of_business",
+                                            "complaints_procedure",
+                                            "tax_guidance",
+                                            "hr_policy",
+                                            "policy",
+                                            "dpia",
+                                            NULL};
+    static const char *const personal[] = {"data_processing_agreement",
+                                           "data_breach_notice",
+                                           "dsar_response",
+                                           "nda",
+                                           "contract",
+                                           "settlement_agreement",
+                                           "disciplinary_letter",
+                                           "grievance_letter",
+                                           "employment_contract",
+                                           "employment_letter",
+                                           NULL};
     if (!doc_type)
         return 0;
     if (strcmp(doc_type, "invoice") == 0)

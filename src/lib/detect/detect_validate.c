@@ -69,7 +69,7 @@ int loki__card_iin_ok(const char *d, size_t n)
         return n == 15;
     if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65 || (p6 >= 622126 && p6 <= 622925))
         return n >= 16; /* Discover */
-    if (p2 == 62) /* UnionPay */
+    if (p2 == 62)       /* UnionPay */
         return n >= 16;
     if (p4 >= 3528 && p4 <= 3589) /* JCB */
         return n >= 16;
@@ -165,19 +165,17 @@ static const struct {
     char cc[3];
     unsigned char len;
 } iban_len[] = {
-    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16},
-    {"BG", 22}, {"BH", 22}, {"BI", 27}, {"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22},
-    {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DJ", 27}, {"DK", 18}, {"DO", 28}, {"EE", 20},
-    {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FK", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22},
-    {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28},
-    {"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27}, {"JO", 30}, {"KW", 30},
-    {"KZ", 20}, {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20}, {"LV", 21},
-    {"LY", 25}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MN", 20}, {"MR", 27},
-    {"MT", 31}, {"MU", 30}, {"NI", 28}, {"NL", 18}, {"NO", 15}, {"OM", 23}, {"PK", 24},
-    {"PL", 28}, {"PS", 29}, {"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22}, {"RU", 33},
-    {"SA", 24}, {"SC", 31}, {"SD", 18}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27},
-    {"SO", 23}, {"ST", 25}, {"SV", 28}, {"TL", 23}, {"TN", 24}, {"TR", 26}, {"UA", 29},
-    {"VA", 22}, {"VG", 24}, {"XK", 20}, {"YE", 30},
+    {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
+    {"BH", 22}, {"BI", 27}, {"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24},
+    {"DE", 22}, {"DJ", 27}, {"DK", 18}, {"DO", 28}, {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18},
+    {"FK", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23}, {"GL", 18}, {"GR", 27},
+    {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26}, {"IT", 27},
+    {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20},
+    {"LV", 21}, {"LY", 25}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MN", 20}, {"MR", 27},
+    {"MT", 31}, {"MU", 30}, {"NI", 28}, {"NL", 18}, {"NO", 15}, {"OM", 23}, {"PK", 24}, {"PL", 28},
+    {"PS", 29}, {"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22}, {"RU", 33}, {"SA", 24}, {"SC", 31},
+    {"SD", 18}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27}, {"SO", 23}, {"ST", 25}, {"SV", 28},
+    {"TL", 23}, {"TN", 24}, {"TR", 26}, {"UA", 29}, {"VA", 22}, {"VG", 24}, {"XK", 20}, {"YE", 30},
 };
 
 unsigned loki__iban_length(const char *cc)
@@ -348,7 +346,7 @@ int loki__postcode_valid(const char *p, size_t len)
         if (!is_upper(c[1]) || strchr("IJZ", c[1]) || !is_digit(c[2]))
             return 0;
         if (is_digit(c[3]))
-            return 1; /* AA99 */
+            return 1;                                                  /* AA99 */
         return is_upper(c[3]) && strchr("ABEHMNPRVWXY", c[3]) != NULL; /* AA9A */
     }
     return 0;
@@ -391,18 +389,13 @@ int loki__uk_phone_valid(const char *p, size_t len)
         return 0;
     switch (q[1]) {
     case '1':
-    case '2':
-        return n == 11 || (n == 10 && q[1] == '1') ? 1 : 0;
-    case '7':
-        return n == 11 && q[2] != '0' ? 1 : 0;
+    case '2': return n == 11 || (n == 10 && q[1] == '1') ? 1 : 0;
+    case '7': return n == 11 && q[2] != '0' ? 1 : 0;
     case '3':
     case '5':
-    case '9':
-        return n == 11 ? 2 : 0;
-    case '8':
-        return 2;
-    default:
-        return 0;
+    case '9': return n == 11 ? 2 : 0;
+    case '8': return 2;
+    default: return 0;
     }
 }
 
@@ -476,9 +469,9 @@ int loki__ipv6_valid(const char *p, size_t len)
     return inet_pton(AF_INET6, buf, out) == 1;
 }
 
-static const char *const months[] = {"january", "february", "march",     "april",
-                                     "may",     "june",     "july",      "august",
-                                     "september", "october", "november", "december"};
+static const char *const months[] = {"january",   "february", "march",    "april",
+                                     "may",       "june",     "july",     "august",
+                                     "september", "october",  "november", "december"};
 
 /* Month name (full or 3-letter, any case) at p; returns 1-12 and its length in *ml. */
 static int month_at(const char *p, size_t len, size_t *ml)
@@ -487,7 +480,8 @@ static int month_at(const char *p, size_t len, size_t *ml)
         size_t full = strlen(months[m]), k = 0;
         while (k < full && k < len && (p[k] | 0x20) == months[m][k])
             k++;
-        if (k == full || (k == 3 && (k == len || !((p[3] | 0x20) >= 'a' && (p[3] | 0x20) <= 'z')))) {
+        if (k == full ||
+            (k == 3 && (k == len || !((p[3] | 0x20) >= 'a' && (p[3] | 0x20) <= 'z')))) {
             *ml = k;
             return m + 1;
         }

@@ -28,8 +28,8 @@ static int mask_range(loki_buf *b, const char *t, size_t s, size_t e, loki_mask_
     return 0;
 }
 
-loki_status loki_redact(const char *text, size_t len, const loki_redact_options *opts,
-                        char **out, size_t *out_len, size_t *n_masked, loki_error *err)
+loki_status loki_redact(const char *text, size_t len, const loki_redact_options *opts, char **out,
+                        size_t *out_len, size_t *n_masked, loki_error *err)
 {
     loki_redact_options def;
     loki_pii *pii = NULL;
@@ -46,8 +46,7 @@ loki_status loki_redact(const char *text, size_t len, const loki_redact_options 
         opts = &def;
     }
     if ((unsigned)opts->style > LOKI_MASK_PARTIAL)
-        return loki__err(err, LOKI_EINVAL, "loki_redact: unknown mask style %d",
-                         (int)opts->style);
+        return loki__err(err, LOKI_EINVAL, "loki_redact: unknown mask style %d", (int)opts->style);
     if (opts->document_type && !loki_document_type_valid(opts->document_type))
         return loki__err(err, LOKI_EINVAL, "unknown document type '%s'", opts->document_type);
     if (len > REDACT_MAX_BYTES)

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../detect/detect.h"
 #include "../doc/doc.h"
+#include "loki/obs.h"
 #include "engine_int.h"
 
 typedef struct eval_ctx {
@@ -120,6 +122,19 @@ static loki_status build_spans(eval_ctx *cx, const loki_outcome *o, loki_finding
     return LOKI_OK;
 }
 
+/* Profiler scopes that cost nothing without a profiler and can be ended twice. */
+static loki_prof_scope prof_begin(loki_profiler *p, const char *name)
+{
+    return loki_prof_begin(p, p ? loki_profiler_op(p, name) : -1);
+}
+
+static void prof_end(loki_prof_scope *s)
+{
+    if (s->p)
+        loki_prof_end(s);
+    s->p = NULL;
+}
+
 static const char NA_MSG[] = "Not applicable to this document type";
 static const char NA_GATE_MSG[] = "Not applicable: the gate's subject is not present";
 static const char PASS_MSG[] = "No issue found.";
@@ -202,6 +217,54 @@ static loki_status detect_types(eval_ctx *cx, loki_verdict *v)
     return LOKI_OK;
 }
 
+/* Gate status for cross-validation rules: N/A when the module did not run. */
+static loki_gate_status lookup_gate(void *ctx, const char *module, const char *gate)
+{
+    const loki_verdict *v = ctx;
+    for (size_t i = 0; i < v->n_modules; i++) {
+        const loki_module_result *m = &v->modules[i];
+        if (strcmp(m->module->id, module) != 0)
+            continue;
+        for (size_t g = 0; g < m->n_findings; g++)
+            if (strcmp(m->findings[g].gate->id, gate) == 0)
+                return m->findings[g].status;
+    }
+    return LOKI_NA;
+}
+
+/* Universal detectors, then the cross-validation rules over the gate results. */
+static loki_status run_detectors(eval_ctx *cx, loki_verdict *v, const char *type,
+                                 loki_error *err)
+{
+    if (!cx->have_pm) {
+        if (loki__posmap_init(&cx->pm, cx->text, cx->len))
+            return loki__err(err, LOKI_ENOMEM, "out of memory");
+        cx->have_pm = 1;
+    }
+    loki_detect_input in = {cx->text, cx->len, type, &cx->pm, cx->arena,
+                            cx->eng->cfg.max_spans_per_finding};
+    loki_universal_finding *u = NULL;
+    size_t n = 0;
+    loki_status st = loki__detect_all(&in, &u, &n, err);
+    if (st != LOKI_OK)
+        return st;
+    loki_universal_finding *all = loki__arena_array(cx->arena, n + 8, sizeof *all);
+    if (!all)
+        return loki__err(err, LOKI_ENOMEM, "out of memory");
+    if (n)
+        memcpy(all, u, n * sizeof *u);
+    n += loki__detect_cross(lookup_gate, v, all + n, 8);
+    v->universal = all;
+    v->n_universal = n;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].status == LOKI_FAIL)
+            v->fail_by_severity[all[i].severity]++;
+        else if (all[i].status == LOKI_WARNING)
+            v->warning_by_severity[all[i].severity]++;
+    }
+    return LOKI_OK;
+}
+
 static void risk(loki_verdict *v)
 {
     const unsigned *F = v->fail_by_severity, *W = v->warning_by_severity;
@@ -274,6 +337,9 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     if (st != LOKI_OK)
         return st;
     double t0 = loki__now_ms();
+    loki_prof_scope ps_total = prof_begin(opts->profiler, "check");
+    loki_prof_scope ps_scan = prof_begin(opts->profiler, "scan");
+    loki_prof_scope ps_eval = prof_begin(NULL, NULL);
     loki_verdict_impl *vi = loki__calloc(1, sizeof *vi);
     if (!vi)
         return loki__err(err, LOKI_ENOMEM, "out of memory");
@@ -319,6 +385,8 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
             goto out;
     }
     double t1 = loki__now_ms();
+    prof_end(&ps_scan);
+    ps_eval = prof_begin(opts->profiler, "evaluate");
     v->document_type = type;
     v->document_bytes = len;
     v->ruleset_fingerprint = rs->fingerprint;
@@ -364,12 +432,25 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     }
     v->modules = mr;
     v->n_modules = nm;
-    risk(v);
+    prof_end(&ps_eval);
     double t2 = loki__now_ms();
+    if (!opts->no_universal) {
+        loki_prof_scope ps_det = prof_begin(opts->profiler, "detectors");
+        st = run_detectors(&cx, v, type, err);
+        prof_end(&ps_det);
+        if (st != LOKI_OK)
+            goto out;
+    }
+    risk(v);
+    double t3 = loki__now_ms();
+    v->detect_ms = t3 - t2;
     v->scan_ms = t1 - t0;
     v->evaluate_ms = t2 - t1;
-    v->total_ms = t2 - t0;
+    v->total_ms = t3 - t0;
 out:
+    prof_end(&ps_eval);
+    prof_end(&ps_scan);
+    prof_end(&ps_total);
     if (cx.have_pm)
         loki__posmap_release(&cx.pm);
     for (size_t i = 1; i < cx.par.n_workers; i++)

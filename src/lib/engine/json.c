@@ -195,6 +195,29 @@ loki_status loki_verdict_to_json(const loki_verdict *v, unsigned flags, char **o
         close_(&o, '}');
     }
     close_(&o, '}');
+    key(&o, "universal");
+    open_(&o, '[');
+    for (size_t i = 0; i < v->n_universal; i++) {
+        const loki_universal_finding *u = &v->universal[i];
+        elem(&o);
+        open_(&o, '{');
+        kstr(&o, "detector", u->detector);
+        kstr(&o, "type", u->type);
+        kstr(&o, "status", loki_status_name(u->status));
+        kstr(&o, "severity", loki_severity_name(u->severity));
+        key(&o, "confidence");
+        loki__buf_printf(&b, "%.2f", u->confidence);
+        kstr(&o, "message", u->message);
+        if (u->suggestion)
+            kstr(&o, "suggestion", u->suggestion);
+        key(&o, "spans");
+        open_(&o, '[');
+        for (size_t s = 0; s < u->n_spans; s++)
+            span(&o, &u->spans[s]);
+        close_(&o, ']');
+        close_(&o, '}');
+    }
+    close_(&o, ']');
     kstr(&o, "overall_risk", loki_risk_name(v->overall_risk));
     key(&o, "risk_counts");
     open_(&o, '{');
@@ -206,6 +229,7 @@ loki_status loki_verdict_to_json(const loki_verdict *v, unsigned flags, char **o
         open_(&o, '{');
         kms(&o, "scan_ms", v->scan_ms);
         kms(&o, "evaluate_ms", v->evaluate_ms);
+        kms(&o, "detect_ms", v->detect_ms);
         kms(&o, "total_ms", v->total_ms);
         close_(&o, '}');
     }

@@ -148,8 +148,8 @@ int cmd_bench(int argc, char **argv)
            "loki_check() calls (in-process, one thread, verdict built, not rendered); "
            "median/min/p90 per check; MB/s = size / median\n",
            nf ? "the given files" : "every rule example");
-    printf("%10s %6s %12s %12s %12s %10s\n", "size", "N", "median_ms", "min_ms", "p90_ms",
-           "MB/s");
+    printf("%10s %6s %12s %12s %12s %10s %12s %12s\n", "size", "N", "median_ms", "min_ms",
+           "p90_ms", "MB/s", "scan_ms", "detect_ms");
     loki_check_options o;
     loki_check_options_default(&o);
     o.document_type = type;
@@ -158,7 +158,8 @@ int cmd_bench(int argc, char **argv)
         char *doc = repeat_to(src, len, sizes[s]);
         size_t dl = strlen(doc);
         int n = iters > 0 ? iters : dl <= 16384 ? 2000 : dl <= 262144 ? 200 : 30;
-        double *t = calloc((size_t)n, sizeof *t);
+        double *t = calloc((size_t)n, sizeof *t), *ts = calloc((size_t)n, sizeof *ts),
+               *td = calloc((size_t)n, sizeof *td);
         loki_verdict *v = NULL;
         loki_error err;
         if (loki_check(eng, doc, dl, &o, &v, &err) != LOKI_OK) {
@@ -166,6 +167,8 @@ int cmd_bench(int argc, char **argv)
             rc = EXIT_USAGE;
             free(doc);
             free(t);
+            free(ts);
+            free(td);
             break;
         }
         loki_verdict_destroy(v);
@@ -173,13 +176,20 @@ int cmd_bench(int argc, char **argv)
             double a = now_ms();
             loki_check(eng, doc, dl, &o, &v, &err);
             t[k] = now_ms() - a;
+            ts[k] = v->scan_ms;
+            td[k] = v->detect_ms;
             loki_verdict_destroy(v);
         }
         qsort(t, (size_t)n, sizeof *t, cmp_d);
+        qsort(ts, (size_t)n, sizeof *ts, cmp_d);
+        qsort(td, (size_t)n, sizeof *td, cmp_d);
         double med = t[n / 2];
-        printf("%10zu %6d %12.4f %12.4f %12.4f %10.1f\n", dl, n, med, t[0], t[(n * 9) / 10],
-               (double)dl / (1024.0 * 1024.0) / (med / 1000.0));
+        printf("%10zu %6d %12.4f %12.4f %12.4f %10.1f %12.4f %12.4f\n", dl, n, med, t[0],
+               t[(n * 9) / 10], (double)dl / (1024.0 * 1024.0) / (med / 1000.0), ts[n / 2],
+               td[n / 2]);
         free(t);
+        free(ts);
+        free(td);
         free(doc);
     }
     free(src);

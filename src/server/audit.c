@@ -39,11 +39,9 @@ static const char *const schema =
     " doc_sha256 TEXT NOT NULL, doc_bytes INTEGER, doc_type TEXT, modules TEXT,"
     " overall_risk TEXT, n_pass INTEGER, n_fail INTEGER, n_warning INTEGER, n_na INTEGER,"
     " n_error INTEGER, n_universal INTEGER, ruleset_fingerprint TEXT, engine_version TEXT,"
-    " cache_hit INTEGER, duration_ms REAL);"
-    "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);"
-    "CREATE TABLE IF NOT EXISTS audit_module("
-    " audit_id INTEGER NOT NULL, module TEXT NOT NULL, fail INTEGER, warning INTEGER);"
-    "CREATE INDEX IF NOT EXISTS audit_module_id ON audit_module(audit_id);";
+    " cache_hit INTEGER, duration_ms REAL,"
+    " module_results TEXT);" /* JSON {"module": [fails, warnings], ...} */
+    "CREATE INDEX IF NOT EXISTS audit_ts ON audit(ts);";
 
 static double wall(void)
 {
@@ -84,7 +82,7 @@ static int ensure_open(audit *a)
     return 0;
 }
 
-static int insert_row(audit *a, sqlite3_stmt *st, sqlite3_stmt *sm, const audit_row *r)
+static int insert_row(audit *a, sqlite3_stmt *st, const audit_row *r)
 {
     static const char *risk[4] = {"LOW", "MEDIUM", "HIGH", "CRITICAL"};
     const srv_summary *s = &r->sum;
@@ -105,25 +103,25 @@ static int insert_row(audit *a, sqlite3_stmt *st, sqlite3_stmt *sm, const audit_
     sqlite3_bind_text(st, i++, a->version, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, i++, r->cache_hit);
     sqlite3_bind_double(st, i++, r->duration_ms);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        return -1;
-    sqlite3_int64 id = sqlite3_last_insert_rowid(a->db);
-    for (size_t m = 0; m < s->n_mod; m++) {
-        sqlite3_reset(sm);
-        sqlite3_bind_int64(sm, 1, id);
-        sqlite3_bind_text(sm, 2, s->mod_id[m], -1, SQLITE_STATIC);
-        sqlite3_bind_int(sm, 3, (int)s->mod_fail[m]);
-        sqlite3_bind_int(sm, 4, (int)s->mod_warn[m]);
-        if (sqlite3_step(sm) != SQLITE_DONE)
-            return -1;
+    /* Module ids come from the rule packs, which only allow [a-z0-9_]: no escaping needed. */
+    char mods[SRV_MAX_MODULES * 48 + 4];
+    size_t off = 0;
+    mods[off++] = '{';
+    for (size_t m = 0; m < s->n_mod && off < sizeof mods - 48; m++) {
+        int n = snprintf(mods + off, sizeof mods - off, "%s\"%.24s\":[%u,%u]", m ? "," : "",
+                         s->mod_id[m], s->mod_fail[m], s->mod_warn[m]);
+        if (n > 0)
+            off += (size_t)n;
     }
-    return 0;
+    mods[off++] = '}';
+    sqlite3_bind_text(st, i++, mods, (int)off, SQLITE_TRANSIENT);
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 }
 
 /* Writes rows in one transaction; with dblock held. */
 static void write_rows(audit *a, const audit_row *rows, size_t n)
 {
-    sqlite3_stmt *st = NULL, *sm = NULL;
+    sqlite3_stmt *st = NULL;
     if (n == 0)
         return;
     if (ensure_open(a) != 0)
@@ -136,15 +134,14 @@ static void write_rows(audit *a, const audit_row *rows, size_t n)
                            "INSERT INTO audit(ts,client,route,doc_sha256,doc_bytes,doc_type,"
                            "modules,overall_risk,n_pass,n_fail,n_warning,n_na,n_error,"
                            "n_universal,ruleset_fingerprint,engine_version,cache_hit,"
-                           "duration_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(a->db, "INSERT INTO audit_module VALUES(?,?,?,?)", -1, &sm, NULL) !=
-            SQLITE_OK) {
+                           "duration_ms,module_results)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
         set_error(a, "prepare");
         goto rollback;
     }
     for (size_t i = 0; i < n; i++)
-        if (insert_row(a, st, sm, &rows[i]) != 0) {
+        if (insert_row(a, st, &rows[i]) != 0) {
             set_error(a, "insert");
             goto rollback;
         }
@@ -153,13 +150,11 @@ static void write_rows(audit *a, const audit_row *rows, size_t n)
         goto rollback;
     }
     sqlite3_finalize(st);
-    sqlite3_finalize(sm);
     a->rows += n;
     a->failing = 0;
     return;
 rollback:
     sqlite3_finalize(st);
-    sqlite3_finalize(sm);
     sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 fail:
     a->errors += n;
@@ -428,8 +423,9 @@ int audit_modules(audit *a, sbuf *out)
 {
     sqlite3_stmt *st;
     if (query(a,
-              "SELECT module, COUNT(*), SUM(fail), SUM(warning), SUM(fail > 0)"
-              " FROM audit_module GROUP BY module ORDER BY module",
+              "SELECT j.key, COUNT(*), SUM(j.value ->> 0), SUM(j.value ->> 1),"
+              " SUM((j.value ->> 0) > 0) FROM audit, json_each(audit.module_results) AS j"
+              " GROUP BY j.key ORDER BY j.key",
               &st, out) != 0)
         return -1;
     sbuf_puts(out, "{\"modules\":[");

@@ -50,6 +50,8 @@ static const opt opts[] = {
      "verdict cache entries (10000; 0 = off)"},
     {"cache_bytes", "LOKI_CACHE_BYTES", T_SIZE, S(cache_bytes), "verdict cache memory (256m)"},
     {"cache_ttl", "LOKI_CACHE_TTL", T_UINT, S(cache_ttl), "verdict cache TTL seconds (3600)"},
+    {"redis_url", "LOKI_REDIS_URL", T_STR, S(redis_url),
+     "Redis tier of the verdict cache (memory only)"},
     {"shutdown_timeout", "LOKI_SHUTDOWN_TIMEOUT", T_UINT, S(shutdown_timeout),
      "seconds in-flight requests get on SIGTERM (30)"},
     {"batch_max", "LOKI_BATCH_MAX", T_UINT, S(batch_max), "documents per batch (100)"},

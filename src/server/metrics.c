@@ -3,9 +3,11 @@
  * path), rendered in the Prometheus text format 0.0.4. Names carry the loki_ prefix, counters
  * end in _total, durations are in seconds. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "loki/cache.h"
 #include "server.h"
 
 const char *const srv_route_names[RT__COUNT] = {
@@ -132,13 +134,17 @@ static void render_checks(srv *s, sbuf *o)
 static void render_cache_audit(srv *s, sbuf *o)
 {
     if (s->cache) {
-        vcache_stats st;
-        vcache_get_stats(s->cache, &st);
-        counter(o, "loki_cache_hits_total", "Verdict cache hits.", st.hits);
-        counter(o, "loki_cache_misses_total", "Verdict cache misses.", st.misses);
-        counter(o, "loki_cache_evictions_total", "Verdict cache evictions.", st.evictions);
-        gauge(o, "loki_cache_entries", "Verdicts cached.", (double)st.entries);
-        gauge(o, "loki_cache_bytes", "Bytes of cached verdict JSON.", (double)st.bytes);
+        /* The cache library renders its own loki_cache_* families. */
+        loki_cache_stats st;
+        char *txt = NULL;
+        size_t n = 0;
+        loki_cache_stats_get(s->cache, &st);
+        if (loki_cache_stats_prometheus(&st, &txt, &n) == LOKI_OK) {
+            sbuf_put(o, txt, n);
+            if (n && txt[n - 1] != '\n')
+                sbuf_puts(o, "\n");
+        }
+        free(txt);
     }
     if (s->audit) {
         audit_stats st;

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "loki/cache.h"
 #include "server.h"
 
 /* ---- request parsing -------------------------------------------------------------------- */
@@ -460,18 +461,21 @@ static void cache_json(srv *s, sbuf *b)
         sbuf_puts(b, "{\"enabled\":false}");
         return;
     }
-    vcache_stats st;
-    vcache_get_stats(s->cache, &st);
-    uint64_t lookups = st.hits + st.misses;
+    loki_cache_stats st;
+    loki_cache_stats_get(s->cache, &st);
     sbuf_printf(b,
-                "{\"enabled\":true,\"backend\":\"memory\",\"hits\":%llu,\"misses\":%llu,"
-                "\"hit_rate\":%.4f,\"entries\":%zu,\"bytes\":%zu,\"inserts\":%llu,"
-                "\"evictions\":%llu,\"expired\":%llu,\"max_entries\":%zu,\"max_bytes\":%zu,"
-                "\"ttl_seconds\":%u}",
-                (unsigned long long)st.hits, (unsigned long long)st.misses,
-                lookups ? (double)st.hits / (double)lookups : 0.0, st.entries, st.bytes,
-                (unsigned long long)st.inserts, (unsigned long long)st.evictions,
-                (unsigned long long)st.expired, s->cfg.cache_entries, s->cfg.cache_bytes,
+                "{\"enabled\":true,\"backend\":\"%s\",\"health\":\"%s\",\"breaker\":\"%s\","
+                "\"hits\":%llu,\"misses\":%llu,\"hit_rate\":%.4f,\"entries\":%llu,"
+                "\"bytes\":%llu,\"sets\":%llu,\"evictions\":%llu,\"expired\":%llu,"
+                "\"computes\":%llu,\"shared\":%llu,\"redis_errors\":%llu,\"generation\":%llu,"
+                "\"max_entries\":%zu,\"max_bytes\":%zu,\"ttl_seconds\":%u}",
+                st.backend, st.health, loki_breaker_state_name(st.breaker),
+                (unsigned long long)st.hits, (unsigned long long)st.misses, st.hit_rate,
+                (unsigned long long)st.entries, (unsigned long long)st.bytes,
+                (unsigned long long)st.sets, (unsigned long long)st.evictions,
+                (unsigned long long)st.expirations, (unsigned long long)st.computes,
+                (unsigned long long)st.shared, (unsigned long long)st.errors,
+                (unsigned long long)s->cache_gen, s->cfg.cache_entries, s->cfg.cache_bytes,
                 s->cfg.cache_ttl);
 }
 
@@ -524,9 +528,15 @@ int route_health(srv *s, srv_req *q)
         cache_json(s, &b);
         sbuf_puts(&b, ",\"audit\":");
         audit_json(s, &b);
-        /* The in-process server has no external dependency behind a breaker; the audit log
-         * plays that role: failing writes are counted and skipped, never retried inline. */
-        sbuf_printf(&b, ",\"breakers\":{},\"in_flight\":%ld,\"threads\":%u",
+        /* The only dependency behind a breaker is the cache's optional Redis tier. */
+        loki_cache_stats cst;
+        if (s->cache)
+            loki_cache_stats_get(s->cache, &cst);
+        if (s->cache && cst.redis_configured)
+            sbuf_printf(&b, ",\"breakers\":{\"redis\":\"%s\"}", loki_breaker_state_name(cst.breaker));
+        else
+            sbuf_puts(&b, ",\"breakers\":{}");
+        sbuf_printf(&b, ",\"in_flight\":%ld,\"threads\":%u",
                     (long)s->inflight, s->cfg.threads ? s->cfg.threads : s->ncpu);
     }
     sbuf_puts(&b, "}");
@@ -591,12 +601,18 @@ int route_cache_stats(srv *s, srv_req *q)
 
 int route_cache_clear(srv *s, srv_req *q)
 {
-    size_t removed = 0;
-    if (s->cache)
-        vcache_clear(s->cache, &removed);
+    /* libloki's cache has no flush: a new generation in every key makes all old entries
+     * unreachable at once; they age out of the LRU (and Redis, by TTL). */
+    unsigned long long invalidated = 0, gen = 0;
+    if (s->cache) {
+        loki_cache_stats st;
+        loki_cache_stats_get(s->cache, &st);
+        invalidated = st.entries;
+        gen = atomic_fetch_add(&s->cache_gen, 1) + 1;
+    }
     sbuf b;
     sbuf_init(&b);
-    sbuf_printf(&b, "{\"cleared\":%zu}", removed);
+    sbuf_printf(&b, "{\"cleared\":%llu,\"generation\":%llu}", invalidated, gen);
     return srv_reply_json(s, q, 200, &b);
 }
 

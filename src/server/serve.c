@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../cli/cli.h"
+#include "loki/cache.h"
 #include "server.h"
 
 struct MHD_Daemon *srv_http_start(srv *s, unsigned *port);
@@ -52,6 +53,27 @@ static int make_engine(srv *s)
     return 0;
 }
 
+static int make_cache(srv *s)
+{
+    loki_cache_config cc;
+    loki_cache_config_default(&cc);
+    cc.max_entries = s->cfg.cache_entries;
+    cc.max_bytes = s->cfg.cache_bytes;
+    cc.default_ttl_ms = (uint64_t)s->cfg.cache_ttl * 1000;
+    cc.max_value_bytes = s->cfg.max_body_bytes * 8 > cc.max_value_bytes
+                             ? s->cfg.max_body_bytes * 8
+                             : cc.max_value_bytes;
+    cc.redis_url = s->cfg.redis_url[0] ? s->cfg.redis_url : NULL;
+    loki_error err;
+    memset(&err, 0, sizeof err);
+    loki_status st = loki_cache_create(&cc, &s->cache, &err);
+    if (st != LOKI_OK) {
+        cli_print_error("loki serve: cache: ", &err, st);
+        return -1;
+    }
+    return 0;
+}
+
 /* Splits a comma list in place into out[]; returns the count. */
 static size_t split(char *list, char **out, size_t max)
 {
@@ -87,8 +109,8 @@ static int setup(srv *s)
         srv_sha256(kv[i], strlen(kv[i]), s->key_sha[i]);
     explicit_bzero(keys, sizeof keys);
     s->n_cors = split(s->cfg.cors_origins, s->cors, 16);
-    if (s->cfg.cache_entries)
-        s->cache = vcache_create(s->cfg.cache_entries, s->cfg.cache_bytes, s->cfg.cache_ttl);
+    if (s->cfg.cache_entries && make_cache(s) != 0)
+        return -1;
     if (s->cfg.rate_limit > 0)
         s->rl = ratelimit_create(s->cfg.rate_limit, s->cfg.rate_burst, 100000);
     if (s->cfg.audit_db[0] && strcmp(s->cfg.audit_db, "off") != 0)
@@ -110,7 +132,7 @@ static int setup(srv *s)
 static void teardown(srv *s)
 {
     audit_destroy(s->audit);
-    vcache_destroy(s->cache);
+    loki_cache_destroy(s->cache);
     ratelimit_destroy(s->rl);
     if (s->access_log && s->access_log != stderr)
         fclose(s->access_log);

@@ -3,7 +3,7 @@
  * `loki serve`: the REST API over libloki. This header is the contract between the server's
  * files: configuration (config.c), the HTTP layer (http.c), routes (routes.c, validate.c), and
  * the building blocks each with their own section below: string buffer (sbuf.c), verdict cache
- * (vcache.c), token-bucket limiter (ratelimit.c), audit log (audit.c), metrics (metrics.c).
+ * (libloki's loki_cache), token-bucket limiter (ratelimit.c), audit log (audit.c), metrics (metrics.c).
  * Only the public libloki API is used.
  */
 #ifndef LOKI_SERVER_H
@@ -67,6 +67,7 @@ typedef struct srv_config {
     size_t cache_entries;    /* verdict cache capacity; 0 = off */
     size_t cache_bytes;      /* verdict cache memory cap */
     unsigned cache_ttl;      /* seconds; 0 = no expiry */
+    char redis_url[1024];    /* optional Redis tier of the cache ("" = memory only) */
     unsigned shutdown_timeout; /* seconds to let in-flight requests finish */
     unsigned batch_max;      /* documents per batch request */
     unsigned batch_threads;  /* parallel checks per batch (0 = number of CPUs) */
@@ -80,7 +81,7 @@ int srv_config_load(srv_config *c, int argc, char **argv);
 void srv_config_usage(void);
 
 /* ---------------------------------------------------------------------------------------- */
-/* Verdict cache (vcache.c): sharded LRU with TTL, keyed by a 32-byte SHA-256. Thread-safe.   */
+/* Validation results                                                                        */
 /* ---------------------------------------------------------------------------------------- */
 
 #define SRV_MAX_MODULES 64
@@ -100,22 +101,6 @@ typedef struct srv_summary {
     unsigned mod_warn[SRV_MAX_MODULES];
     double scan_ms, evaluate_ms, detect_ms, total_ms;
 } srv_summary;
-
-typedef struct vcache vcache;
-typedef struct vcache_stats {
-    uint64_t hits, misses, inserts, evictions, expired;
-    size_t entries, bytes, max_entries, max_bytes;
-} vcache_stats;
-
-vcache *vcache_create(size_t max_entries, size_t max_bytes, double ttl);
-void vcache_destroy(vcache *c);
-/* On a hit returns 1 with a malloc'd copy of the JSON in *json (caller frees) and the summary. */
-int vcache_get(vcache *c, const uint8_t key[32], double now, char **json, size_t *len,
-               srv_summary *sum);
-void vcache_put(vcache *c, const uint8_t key[32], const char *json, size_t len,
-                const srv_summary *sum, double now);
-void vcache_clear(vcache *c, size_t *removed);
-void vcache_get_stats(vcache *c, vcache_stats *st);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Token buckets (ratelimit.c). `now` is passed in (seconds, any monotonic origin) so tests   */
@@ -210,7 +195,8 @@ typedef struct srv {
     srv_config cfg;
     loki_engine *eng;
     const char *fingerprint;
-    vcache *cache; /* NULL when off */
+    struct loki_cache *cache; /* libloki's result cache; NULL when off */
+    _Atomic uint64_t cache_gen; /* part of every key: /api/cache/clear bumps it */
     ratelimit *rl; /* NULL when off */
     audit *audit;  /* NULL when off */
     srv_metrics m;

@@ -5,6 +5,6 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 add_compile_definitions(LOKI_HAVE_SERVE=1)
 list(APPEND LOKI_CLI_EXTRA_SOURCES
   src/server/serve.c src/server/http.c src/server/routes.c src/server/validate.c
-  src/server/config.c src/server/vcache.c src/server/ratelimit.c src/server/audit.c
+  src/server/config.c src/server/ratelimit.c src/server/audit.c
   src/server/metrics.c src/server/sbuf.c)
 list(APPEND LOKI_CLI_EXTRA_LIBS PkgConfig::MHD PkgConfig::SQLITE m)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loki/cache.h"
 #include "server.h"
 
 static void fail(vres *r, unsigned status, const char *code, const char *msg)
@@ -43,28 +44,88 @@ int srv_check_modules(srv *s, const vreq *q, vres *r)
     return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static void cache_key(srv *s, const vreq *q, char key[65])
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    char extra[64];
+    int n = snprintf(extra, sizeof extra, "no_universal=%d json=%u gen=%llu", q->no_universal,
+                     q->json_flags, (unsigned long long)atomic_load(&s->cache_gen));
+    loki_cache_key_parts kp = {.text = q->text,
+                               .text_len = q->len,
+                               .document_type = q->doc_type,
+                               .modules = q->modules,
+                               .n_modules = q->n_modules,
+                               .ruleset_fingerprint = s->fingerprint,
+                               .engine_version = loki_version(),
+                               .extra = extra,
+                               .extra_len = n > 0 ? (size_t)n : 0};
+    if (loki_cache_key_build(&kp, key) != LOKI_OK)
+        key[0] = '\0';
 }
 
-static void cache_key(srv *s, const vreq *q, uint8_t key[32])
+/*
+ * A cached value is one header line with the summary, then the verdict JSON. The summary
+ * travels as text (module ids, not pointers) so a value written by another instance through
+ * Redis decodes here too.
+ */
+static char *encode(const vres *r, size_t *len)
 {
-    const char *mods[SRV_MAX_MODULES];
-    memcpy(mods, q->modules, q->n_modules * sizeof *mods);
-    qsort(mods, q->n_modules, sizeof *mods, cmp_str);
+    const srv_summary *m = &r->sum;
     sbuf b;
     sbuf_init(&b);
-    uint8_t text_sha[32];
-    srv_sha256(q->text, q->len, text_sha);
-    sbuf_put(&b, (const char *)text_sha, 32);
-    sbuf_printf(&b, "\n%s\n", q->doc_type ? q->doc_type : "unknown");
-    for (size_t i = 0; i < q->n_modules; i++)
-        sbuf_printf(&b, "%s,", mods[i]);
-    sbuf_printf(&b, "\n%d %u\n%s\n%s", q->no_universal, q->json_flags, s->fingerprint,
-                loki_version());
-    srv_sha256(b.p ? b.p : "", b.len, key);
-    sbuf_release(&b);
+    sbuf_printf(&b, "L1 %s %zu %d %u %.4f %.4f %.4f %.4f", m->doc_sha256, m->doc_bytes,
+                (int)m->risk, m->n_universal, m->scan_ms, m->evaluate_ms, m->detect_ms,
+                m->total_ms);
+    for (int i = 0; i < 5; i++)
+        sbuf_printf(&b, " %u %u %u", m->by_status[i], m->fail_by_sev[i], m->warn_by_sev[i]);
+    for (size_t i = 0; i < m->n_mod; i++)
+        sbuf_printf(&b, " %s:%u:%u", m->mod_id[i], m->mod_fail[i], m->mod_warn[i]);
+    sbuf_puts(&b, "\n");
+    sbuf_put(&b, r->json, r->len);
+    return sbuf_take(&b, len);
+}
+
+/* Decodes a cached value in place: on success r->json owns `val` (JSON moved to the front). */
+static int decode(srv *s, char *val, size_t len, vres *r)
+{
+    char *nl = memchr(val, '\n', len);
+    if (!nl || strncmp(val, "L1 ", 3) != 0)
+        return -1;
+    *nl = '\0';
+    srv_summary *m = &r->sum;
+    memset(m, 0, sizeof *m);
+    int risk = 0, pos = 0;
+    if (sscanf(val + 3, "%64s %zu %d %u %lf %lf %lf %lf%n", m->doc_sha256, &m->doc_bytes, &risk,
+               &m->n_universal, &m->scan_ms, &m->evaluate_ms, &m->detect_ms, &m->total_ms,
+               &pos) != 8 || risk < 0 || risk > 3)
+        return -1;
+    m->risk = (loki_risk)risk;
+    char *p = val + 3 + pos, *end;
+    for (int i = 0; i < 5; i++) {
+        m->by_status[i] = (unsigned)strtoul(p, &end, 10);
+        m->fail_by_sev[i] = (unsigned)strtoul(end, &end, 10);
+        m->warn_by_sev[i] = (unsigned)strtoul(end, &p, 10);
+    }
+    char *save = NULL;
+    for (char *t = strtok_r(p, " ", &save); t && m->n_mod < SRV_MAX_MODULES;
+         t = strtok_r(NULL, " ", &save)) {
+        char *c1 = strchr(t, ':');
+        if (!c1)
+            return -1;
+        *c1 = '\0';
+        const loki_module_info *mi = loki_engine_find_module(s->eng, t);
+        if (!mi)
+            return -1; /* written by an engine with other packs: treat as a miss */
+        m->mod_id[m->n_mod] = mi->id;
+        m->mod_fail[m->n_mod] = (unsigned)strtoul(c1 + 1, &end, 10);
+        m->mod_warn[m->n_mod] = (unsigned)strtoul(*end == ':' ? end + 1 : end, NULL, 10);
+        m->n_mod++;
+    }
+    size_t hdr = (size_t)(nl + 1 - val);
+    memmove(val, nl + 1, len - hdr);
+    val[len - hdr] = '\0';
+    r->json = val;
+    r->len = len - hdr;
+    return 0;
 }
 
 static void summarize(const loki_verdict *v, srv_summary *sum)
@@ -124,21 +185,9 @@ static void count_verdict(srv *s, const srv_summary *sum)
     atomic_fetch_add_explicit(&s->m.doc_bytes, sum->doc_bytes, memory_order_relaxed);
 }
 
-void srv_validate(srv *s, const vreq *q, vres *r)
+/* Runs the engine for q (no cache) and fills r. */
+static void check(srv *s, const vreq *q, vres *r)
 {
-    memset(r, 0, sizeof *r);
-    uint8_t key[32];
-    if (srv_check_modules(s, q, r) != 0)
-        goto counted_error;
-    if (s->cache) {
-        cache_key(s, q, key);
-        if (vcache_get(s->cache, key, s->now(), &r->json, &r->len, &r->sum)) {
-            r->status = 200;
-            r->cache_hit = 1;
-            count_verdict(s, &r->sum);
-            return;
-        }
-    }
     loki_check_options o;
     loki_check_options_default(&o);
     o.document_type = q->doc_type;
@@ -152,14 +201,14 @@ void srv_validate(srv *s, const vreq *q, vres *r)
     loki_status st = loki_check(s->eng, q->text, q->len, &o, &v, &err);
     if (st != LOKI_OK) {
         engine_error(r, st, &err);
-        goto counted_error;
+        return;
     }
     srv_hist_observe(&s->m.check_seconds, s->now() - t0);
     st = loki_verdict_to_json(v, q->json_flags, &r->json, &r->len);
     if (st != LOKI_OK) {
         loki_verdict_destroy(v);
         engine_error(r, st, &err);
-        goto counted_error;
+        return;
     }
     summarize(v, &r->sum);
     loki_verdict_destroy(v);
@@ -173,9 +222,65 @@ void srv_validate(srv *s, const vreq *q, vres *r)
                               memory_order_relaxed);
     atomic_fetch_add_explicit(&m->checks, 1, memory_order_relaxed);
     r->status = 200;
+}
+
+typedef struct compute_ud {
+    srv *s;
+    const vreq *q;
+    vres *r;
+    int ran;
+} compute_ud;
+
+static loki_status compute(void *ud, void **val, size_t *val_len, uint64_t *ttl_ms)
+{
+    (void)ttl_ms;
+    compute_ud *c = ud;
+    c->ran = 1;
+    check(c->s, c->q, c->r);
+    if (c->r->status != 200)
+        return LOKI_EINVAL; /* any error: never cached; details stay in c->r */
+    *val = encode(c->r, val_len);
+    free(c->r->json);
+    c->r->json = NULL;
+    return *val ? LOKI_OK : LOKI_ENOMEM;
+}
+
+/* Cache lookup, or single-flight computation. Returns 0 when r is final. */
+static int cached(srv *s, const vreq *q, vres *r)
+{
+    char key[65];
+    cache_key(s, q, key);
+    if (!key[0])
+        return -1;
+    compute_ud ud = {s, q, r, 0};
+    void *val = NULL;
+    size_t len = 0;
+    int from_cache = 0;
+    loki_status st = loki_cache_get_or_compute(s->cache, "verdict", key, 64, compute, &ud, &val,
+                                               &len, &from_cache);
+    if (st != LOKI_OK)
+        return ud.ran ? 0 : -1; /* our own error is final; a shared or cache error: run alone */
+    if (decode(s, val, len, r) != 0) {
+        free(val);
+        return -1;
+    }
+    r->status = 200;
+    r->cache_hit = from_cache;
+    return 0;
+}
+
+void srv_validate(srv *s, const vreq *q, vres *r)
+{
+    memset(r, 0, sizeof *r);
+    if (srv_check_modules(s, q, r) != 0)
+        goto counted_error;
+    if (!s->cache || cached(s, q, r) != 0) {
+        memset(r, 0, sizeof *r);
+        check(s, q, r);
+    }
+    if (r->status != 200)
+        goto counted_error;
     count_verdict(s, &r->sum);
-    if (s->cache)
-        vcache_put(s->cache, key, r->json, r->len, &r->sum, s->now());
     return;
 counted_error:
     atomic_fetch_add_explicit(&s->m.validation_errors, 1, memory_order_relaxed);

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "detect.h"
@@ -245,6 +246,30 @@ static const phrase phrases[] = {
 };
 #define N_PHRASES (sizeof phrases / sizeof phrases[0])
 
+/* Phrases grouped by first byte, built once: a word start is compared only with the phrases
+ * that begin with its letter (a few), not with all of them. */
+static unsigned short by_first[N_PHRASES];
+static unsigned short first_start[257];
+static pthread_once_t first_once = PTHREAD_ONCE_INIT;
+
+static void build_first_index(void)
+{
+    unsigned count[256] = {0};
+    for (size_t k = 0; k < N_PHRASES; k++)
+        count[(unsigned char)phrases[k].p[0]]++;
+    unsigned acc = 0;
+    for (int c = 0; c < 256; c++) {
+        first_start[c] = (unsigned short)acc;
+        acc += count[c];
+    }
+    first_start[256] = (unsigned short)acc;
+    unsigned fill[256];
+    for (int c = 0; c < 256; c++)
+        fill[c] = first_start[c];
+    for (size_t k = 0; k < N_PHRASES; k++)
+        by_first[fill[(unsigned char)phrases[k].p[0]]++] = (unsigned short)k;
+}
+
 static const char *const w_negation[] = {
     "not",    "no",    "never",   "without", "cannot", "nor",    "neither", "isn't",
     "aren't", "don't", "doesn't", "won't",   "can't",  "wasn't", "weren't", NULL};
@@ -431,6 +456,7 @@ static size_t sentence_break(const state *st, size_t i)
 static void scan_text(state *st)
 {
     const char *t = st->t;
+    pthread_once(&first_once, build_first_index);
     for (size_t i = 0; i < st->len;) {
         size_t nb = sentence_break(st, i);
         if (nb) {
@@ -451,12 +477,12 @@ static void scan_text(state *st)
         char c = lx_lower(t[i]);
         if (c == 'e' && loki__lx_phrase_at(t, st->len, i, "et al"))
             st->has_etal = 1;
-        for (size_t k = 0; k < N_PHRASES; k++) {
-            if (phrases[k].p[0] != c)
-                continue;
-            size_t e = loki__lx_phrase_at(t, st->len, i, phrases[k].p);
+        unsigned char uc = (unsigned char)c;
+        for (unsigned q = first_start[uc]; q < first_start[uc + 1]; q++) {
+            const phrase *ph = &phrases[by_first[q]];
+            size_t e = loki__lx_phrase_at(t, st->len, i, ph->p);
             if (e)
-                on_phrase(st, &phrases[k], i, e);
+                on_phrase(st, ph, i, e);
         }
         i++;
     }

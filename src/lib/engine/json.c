@@ -104,6 +104,13 @@ static void finding(w *o, const loki_finding *f)
     open_(o, '{');
     kstr(o, "status", loki_status_name(f->status));
     kstr(o, "severity", loki_severity_name(f->severity));
+    if (f->status == LOKI_NA) {
+        /* N/A results are most of a verdict over many modules: keep them to the essentials. */
+        kstr(o, "message", f->message);
+        kstr(o, "legal_source", f->gate->legal_source);
+        close_(o, '}');
+        return;
+    }
     kstr(o, "title", f->gate->title);
     kstr(o, "message", f->message);
     kstr(o, "legal_source", f->gate->legal_source);

@@ -43,9 +43,13 @@ int cmd_rules(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);  /* src/server/ (LOKI_HAVE_SERVE) */
 int cmd_redact(int argc, char **argv); /* src/cli/cmd_redact.c (LOKI_HAVE_REDACT) */
+int cmd_cache(int argc, char **argv);  /* src/cli/cmd_cache.c (needs LOKI_HAVE_SERVE) */
 
 /* Renderers */
-void render_text(FILE *f, const char *name, const loki_verdict *v, int color, int all);
+struct loki_extracted;
+/* ex: when the text was extracted from a document, spans are located in the original. */
+void render_text(FILE *f, const char *name, const loki_verdict *v, int color, int all,
+                 const struct loki_extracted *ex);
 /* SARIF 2.1.0 log for several verdicts; returns malloc'd JSON or NULL. */
 char *render_sarif(const loki_engine *eng, const char *const *names,
                    const loki_verdict *const *verdicts, size_t n);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "loki/extract.h"
 #include "loki/obs.h"
 
 static void check_usage(FILE *f)
@@ -14,6 +15,7 @@ static void check_usage(FILE *f)
             "  --type T            document type (default unknown; see 'loki types')\n"
             "  --modules a,b       modules to run (default: all)\n"
             "  --format F          text (default), json or sarif\n"
+            "  --input-format F    auto (default: sniffed), text, docx, pdf, html, markdown, eml\n"
             "  --fail-on SEV       exit 1 when a FAIL at or above SEV is found (default high;\n"
             "                      none = never)\n"
             "  --all               text: also list PASS and N/A gates\n"
@@ -33,6 +35,7 @@ static void check_usage(FILE *f)
 typedef struct input {
     const char *name;
     loki_verdict *v;
+    loki_extracted *ex; /* non-NULL when the text was extracted from DOCX/PDF/HTML/MD/e-mail */
     char errmsg[700];
     int failed;
 } input;
@@ -43,6 +46,33 @@ static int worst_fail(const loki_verdict *v)
         if (v->fail_by_severity[s])
             return s;
     return -1;
+}
+
+/* Where each reported span lies in the original document, for extracted formats. */
+static void print_source_locations(FILE *f, const input *in, int pretty)
+{
+    const char *nl = pretty ? "\n  " : "";
+    fprintf(f, "%s\"source_format\": \"%s\",%s\"source_locations\": [", nl,
+            loki_doc_format_name(loki_extracted_format(in->ex)), nl);
+    int first = 1;
+    const loki_verdict *v = in->v;
+    for (size_t m = 0; m < v->n_modules; m++)
+        for (size_t g = 0; g < v->modules[m].n_findings; g++) {
+            const loki_finding *fd = &v->modules[m].findings[g];
+            for (size_t s = 0; s < fd->n_spans; s++) {
+                loki_location loc;
+                if (loki_extracted_locate(in->ex, fd->spans[s].start, &loc) != LOKI_OK)
+                    continue;
+                fprintf(f, "%s{\"module\": \"%s\", \"gate\": \"%s\", \"start\": %zu, "
+                           "\"page\": %u, \"paragraph\": %u, \"part\": \"%s\", \"line\": %u, "
+                           "\"column\": %u}",
+                        first ? "" : ", ", v->modules[m].module->id, fd->gate->id,
+                        fd->spans[s].start, loc.page, loc.paragraph, loc.part ? loc.part : "",
+                        loc.line, loc.column);
+                first = 0;
+            }
+        }
+    fputs("],", f);
 }
 
 /* Adds "file" as the first member of a rendered verdict. */
@@ -70,8 +100,8 @@ static void print_json_with_file(FILE *f, const char *name, const char *json, in
     *o++ = '"';
     *o = '\0';
     fprintf(f, "{%s\"file\": %s,%s", pretty ? "\n  " : "", q, "");
-    fputs(json + 1, f);
     free(q);
+    (void)json;
 }
 
 int cmd_check(int argc, char **argv)
@@ -79,7 +109,7 @@ int cmd_check(int argc, char **argv)
     cli_common c = {0};
     const char *type = NULL, *format = "text", *color = "auto";
     int fail_on = LOKI_SEV_HIGH, all = 0, compact = 0, no_timings = 0, profile = 0;
-    int no_universal = 0;
+    int no_universal = 0, input_format = LOKI_FORMAT_AUTO;
     loki_profiler *prof = NULL;
     size_t max_bytes = 256u << 20;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
@@ -106,6 +136,13 @@ int cmd_check(int argc, char **argv)
             if (fail_on < 0) {
                 fprintf(stderr, "loki: --fail-on: unknown severity '%s' "
                                 "(none, low, medium, high, critical)\n", v);
+                goto out;
+            }
+        } else if ((v = cli_optval(argc, argv, &i, "--input-format", &missing))) {
+            input_format = loki_doc_format_parse(v);
+            if (input_format < 0) {
+                fprintf(stderr, "loki: --input-format: unknown format '%s' (auto, text, docx, "
+                                "pdf, html, markdown, eml)\n", v);
                 goto out;
             }
         } else if ((v = cli_optval(argc, argv, &i, "--color", &missing))) {
@@ -193,7 +230,35 @@ int cmd_check(int argc, char **argv)
             continue;
         }
         loki_error err;
-        loki_status st = loki_check(eng, text, len, &opts, &in[i].v, &err);
+        /* Documents (DOCX, PDF, HTML, Markdown, e-mail, UTF-16 text) are turned into text
+         * first; plain UTF-8 text is checked as it is, so its encoding errors are reported
+         * with their byte offsets rather than repaired. */
+        loki_extract_options xo;
+        loki_extract_options_default(&xo);
+        xo.max_input_bytes = max_bytes;
+        xo.format = (loki_doc_format)input_format;
+        loki_extracted *ex = NULL;
+        loki_status st = loki_extract(text, len, strcmp(files[i], "-") ? files[i] : NULL, &xo,
+                                      &ex, &err);
+        if (st != LOKI_OK) {
+            free(text);
+            snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", err.message);
+            in[i].failed = 1;
+            input_error = 1;
+            continue;
+        }
+        int has_bom = len >= 2 && (((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE) ||
+                                   ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF));
+        const char *ct = text;
+        size_t cl = len;
+        if (loki_extracted_format(ex) == LOKI_FORMAT_TEXT && !has_bom) {
+            loki_extracted_destroy(ex);
+            ex = NULL;
+        } else {
+            ct = loki_extracted_text(ex, &cl);
+        }
+        in[i].ex = ex;
+        st = loki_check(eng, ct, cl, &opts, &in[i].v, &err);
         free(text);
         if (st != LOKI_OK) {
             snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", err.message);
@@ -225,6 +290,9 @@ int cmd_check(int argc, char **argv)
                     continue;
                 }
                 print_json_with_file(stdout, in[i].name, js, !compact);
+                if (in[i].ex)
+                    print_source_locations(stdout, &in[i], !compact);
+                fputs(js + 1, stdout);
                 free(js);
             }
             printf(i + 1 < n_files ? ",\n" : "\n");
@@ -256,7 +324,7 @@ int cmd_check(int argc, char **argv)
                                                    !getenv("NO_COLOR"));
         for (size_t i = 0; i < n_files; i++)
             if (!in[i].failed)
-                render_text(stdout, in[i].name, in[i].v, col, all);
+                render_text(stdout, in[i].name, in[i].v, col, all, in[i].ex);
     }
     loki_prof_end(&render_scope);
     if (prof) {
@@ -269,8 +337,10 @@ int cmd_check(int argc, char **argv)
 out:
     loki_profiler_destroy(prof);
     if (in)
-        for (size_t i = 0; i < n_files; i++)
+        for (size_t i = 0; i < n_files; i++) {
             loki_verdict_destroy(in[i].v);
+            loki_extracted_destroy(in[i].ex);
+        }
     free(in);
     free(files);
     free(c.modules_arg);

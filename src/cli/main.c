@@ -23,6 +23,7 @@ static void usage(FILE *f)
 #endif
 #ifdef LOKI_HAVE_SERVE
             "  serve                 run the REST API and LLM interceptor\n"
+            "  cache warm DIR        precompute verdicts into the shared Redis cache\n"
 #endif
             "  version               print the version\n"
             "\n"
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
 #ifdef LOKI_HAVE_SERVE
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "cache") == 0)
+        return cmd_cache(argc - 1, argv + 1);
 #endif
 #ifdef LOKI_HAVE_REDACT
     if (strcmp(cmd, "redact") == 0)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "loki/extract.h"
 
 #define RED "\033[31m"
 #define YEL "\033[33m"
@@ -34,7 +35,19 @@ static void excerpt(FILE *f, const char *p, size_t n)
     fputc('"', f);
 }
 
-static void finding(FILE *f, const char *name, const loki_finding *g, int color)
+static void where(FILE *f, const char *name, const loki_span *s, const loki_extracted *ex)
+{
+    loki_location loc;
+    char buf[160];
+    if (ex && loki_extracted_locate(ex, s->start, &loc) == LOKI_OK &&
+        loki_location_format(&loc, buf, sizeof buf) > 0)
+        fprintf(f, "          at %s (%s) ", name, buf);
+    else
+        fprintf(f, "          at %s:%u:%u ", name, s->line, s->column);
+}
+
+static void finding(FILE *f, const char *name, const loki_finding *g, int color,
+                    const loki_extracted *ex)
 {
     const char *c = color ? status_color(g->status) : "";
     const char *r = color ? RST : "";
@@ -49,14 +62,15 @@ static void finding(FILE *f, const char *name, const loki_finding *g, int color)
         if (g->penalty)
             fprintf(f, "          penalty: %s\n", g->penalty);
         for (size_t i = 0; i < g->n_spans; i++) {
-            fprintf(f, "          at %s:%u:%u ", name, g->spans[i].line, g->spans[i].column);
+            where(f, name, &g->spans[i], ex);
             excerpt(f, g->spans[i].text, g->spans[i].text_len);
             fputc('\n', f);
         }
     }
 }
 
-void render_text(FILE *f, const char *name, const loki_verdict *v, int color, int all)
+void render_text(FILE *f, const char *name, const loki_verdict *v, int color, int all,
+                 const loki_extracted *ex)
 {
     const char *rc = v->overall_risk >= LOKI_RISK_HIGH ? RED
                      : v->overall_risk == LOKI_RISK_MEDIUM ? YEL : GRN;
@@ -92,7 +106,7 @@ void render_text(FILE *f, const char *name, const loki_verdict *v, int color, in
                         (pass == 1 && x->status == LOKI_WARNING) ||
                         (pass == 2 && all && x->status != LOKI_FAIL &&
                          x->status != LOKI_WARNING))
-                        finding(f, name, x, color);
+                        finding(f, name, x, color, ex);
                 }
     }
     if (v->n_universal) {
@@ -106,7 +120,7 @@ void render_text(FILE *f, const char *name, const loki_verdict *v, int color, in
             if (u->suggestion)
                 fprintf(f, "          fix: %s\n", u->suggestion);
             for (size_t s = 0; s < u->n_spans; s++) {
-                fprintf(f, "          at %s:%u:%u ", name, u->spans[s].line, u->spans[s].column);
+                where(f, name, &u->spans[s], ex);
                 excerpt(f, u->spans[s].text, u->spans[s].text_len);
                 fputc('\n', f);
             }

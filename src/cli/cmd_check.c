@@ -240,6 +240,12 @@ int cmd_check(int argc, char **argv)
         loki_extracted *ex = NULL;
         loki_status st = loki_extract(text, len, strcmp(files[i], "-") ? files[i] : NULL, &xo,
                                       &ex, &err);
+        if (st == LOKI_EINVAL && input_format == LOKI_FORMAT_AUTO) {
+            /* Not a document format we know: check the bytes as text, which reports exactly
+             * where they stop being UTF-8. */
+            ex = NULL;
+            st = LOKI_OK;
+        }
         if (st != LOKI_OK) {
             free(text);
             snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", err.message);
@@ -251,10 +257,10 @@ int cmd_check(int argc, char **argv)
                                    ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF));
         const char *ct = text;
         size_t cl = len;
-        if (loki_extracted_format(ex) == LOKI_FORMAT_TEXT && !has_bom) {
+        if (ex && loki_extracted_format(ex) == LOKI_FORMAT_TEXT && !has_bom) {
             loki_extracted_destroy(ex);
             ex = NULL;
-        } else {
+        } else if (ex) {
             ct = loki_extracted_text(ex, &cl);
         }
         in[i].ex = ex;

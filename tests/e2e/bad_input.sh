@@ -31,6 +31,14 @@ expect unknown_format 2 "unknown format 'xml'" "$loki" check --format xml "$tmp/
 expect unknown_option 2 "unknown option '--bogus'" "$loki" check --bogus "$tmp/empty.txt"
 expect bad_fail_on 2 "unknown severity 'worst'" "$loki" check --fail-on worst "$tmp/empty.txt"
 expect too_big 2 'larger than the 10-byte limit' "$loki" check --max-bytes 10 "$tmp/invalid.txt"
+# A broken document format: a clear error naming the file, not a crash or a silent pass.
+printf 'PK\003\004this is not really a zip archive at all' > "$tmp/broken.docx"
+expect broken_docx 2 'broken.docx: error: ' "$loki" check "$tmp/broken.docx"
+printf '%%PDF-1.4\ngarbage where the objects should be' > "$tmp/broken.pdf"
+expect broken_pdf 2 'broken.pdf: error: malformed PDF' "$loki" check "$tmp/broken.pdf"
+# An HTML document is checked on its visible text, with locations in the source.
+printf '<html><script>var s="by using our website you agree";</script><body>\n<h1>Privacy notice</h1>\n<p>By using our website you agree to the processing of your personal data.</p></body></html>' > "$tmp/notice.html"
+expect html_consent 1 'notice.html \(line 3, column 4\) "By using our website you agree"' "$loki" check --type privacy_notice "$tmp/notice.html"
 # Several files, one bad: the good one still gets its verdict, exit 2 for the bad one.
 expect mixed_files 2 '"file": ".*empty.txt"' "$loki" check --format json "$tmp/empty.txt" "$tmp/nul.txt"
 # A 50 MB document: a verdict, not a crash or a hang.

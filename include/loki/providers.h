@@ -74,25 +74,25 @@ int loki_sse_parser_pending(const loki_sse_parser *p);
 /* What an upstream call produced. Caller-owned: loki_provider_result_init() before use,
  * loki_provider_result_release() after. Strings are NUL-terminated. */
 typedef struct loki_provider_result {
-    int status;            /* final HTTP status; 0 when there was no response */
-    char *body;            /* raw response body (non-streaming, or an error response) */
+    int status; /* final HTTP status; 0 when there was no response */
+    char *body; /* raw response body (non-streaming, or an error response) */
     size_t body_len;
-    char *content_type;    /* upstream Content-Type, or NULL */
-    char *text;            /* generated text (streams: the concatenated deltas) */
+    char *content_type; /* upstream Content-Type, or NULL */
+    char *text;         /* generated text (streams: the concatenated deltas) */
     size_t text_len;
-    char *model;           /* model the provider reports, or NULL */
-    char *stop_reason;     /* stop_reason / finish_reason / finishReason, or NULL */
-    int64_t input_tokens;  /* -1 when the provider did not report them */
-    int64_t output_tokens; /* -1 when absent */
+    char *model;            /* model the provider reports, or NULL */
+    char *stop_reason;      /* stop_reason / finish_reason / finishReason, or NULL */
+    int64_t input_tokens;   /* -1 when the provider did not report them */
+    int64_t output_tokens;  /* -1 when absent */
     int64_t retry_after_ms; /* Retry-After of the final response (or of a local limit), or -1 */
-    int streamed;          /* 1 when the response was an SSE stream */
-    int stream_complete;   /* streams: 1 when the terminator was seen */
-    int bytes_relayed;     /* streams: 1 once any byte went to the caller's callbacks */
-    int aborted;           /* the caller's callback aborted the transfer */
-    int used_fallback;     /* the fallback provider served the call */
-    unsigned attempts;     /* upstream attempts made (0 if rejected before any) */
-    double ttfb_ms;        /* time to the first response byte of the last attempt */
-    double total_ms;       /* wall time of the whole call, retries and waits included */
+    int streamed;           /* 1 when the response was an SSE stream */
+    int stream_complete;    /* streams: 1 when the terminator was seen */
+    int bytes_relayed;      /* streams: 1 once any byte went to the caller's callbacks */
+    int aborted;            /* the caller's callback aborted the transfer */
+    int used_fallback;      /* the fallback provider served the call */
+    unsigned attempts;      /* upstream attempts made (0 if rejected before any) */
+    double ttfb_ms;         /* time to the first response byte of the last attempt */
+    double total_ms;        /* wall time of the whole call, retries and waits included */
 } loki_provider_result;
 
 void loki_provider_result_init(loki_provider_result *r);
@@ -113,9 +113,9 @@ typedef struct loki_stream_decoder loki_stream_decoder;
 typedef struct loki_stream_delta {
     const char *text; /* text this event adds (valid until the next call), or NULL */
     size_t text_len;
-    int done;         /* the event is the stream's terminator (message_stop, [DONE], Gemini
-                       * finishReason) */
-    int error;        /* the event is an error event; error_message says what (may be NULL) */
+    int done;  /* the event is the stream's terminator (message_stop, [DONE], Gemini
+                * finishReason) */
+    int error; /* the event is an error event; error_message says what (may be NULL) */
     const char *error_message;
     size_t error_message_len;
 } loki_stream_delta;
@@ -151,9 +151,9 @@ loki_status loki_stream_decoder_finish(loki_stream_decoder *d, loki_provider_res
  * "data: {...}\n\n" (and no terminator follows). *out is malloc'd and NUL-terminated; free()
  * it. Thread-safe.
  */
-loki_status loki_provider_render_error(loki_provider_kind kind, int http_status,
-                                       const char *type, const char *code, const char *message,
-                                       size_t message_len, int sse, char **out, size_t *out_len);
+loki_status loki_provider_render_error(loki_provider_kind kind, int http_status, const char *type,
+                                       const char *code, const char *message, size_t message_len,
+                                       int sse, char **out, size_t *out_len);
 /* The default error type name `type = NULL` selects above. Never NULL. */
 const char *loki_provider_error_type(loki_provider_kind kind, int http_status);
 
@@ -170,10 +170,10 @@ loki_status loki_http_create(unsigned max_idle, loki_http **out);
 void loki_http_destroy(loki_http *h);
 
 typedef struct loki_http_stats {
-    uint64_t requests;       /* transfers started */
+    uint64_t requests;        /* transfers started */
     uint64_t handles_created; /* easy handles created (reuse = requests - handles_created) */
-    uint64_t connects;       /* new TCP connections (CURLINFO_NUM_CONNECTS summed) */
-    unsigned idle;           /* handles in the pool now */
+    uint64_t connects;        /* new TCP connections (CURLINFO_NUM_CONNECTS summed) */
+    unsigned idle;            /* handles in the pool now */
 } loki_http_stats;
 void loki_http_stats_get(loki_http *h, loki_http_stats *out);
 
@@ -184,9 +184,9 @@ void loki_http_stats_get(loki_http *h, loki_http_stats *out);
 /* Time and randomness hooks; NULL members use CLOCK_MONOTONIC, nanosleep and a per-thread
  * generator. Tests inject them so retries take no real time. */
 typedef struct loki_provider_hooks {
-    int64_t (*now_ms)(void *ud);           /* monotonic milliseconds */
+    int64_t (*now_ms)(void *ud);            /* monotonic milliseconds */
     void (*sleep_ms)(void *ud, int64_t ms); /* wait between attempts */
-    double (*rand01)(void *ud);            /* uniform in [0, 1), for backoff jitter */
+    double (*rand01)(void *ud);             /* uniform in [0, 1), for backoff jitter */
     void *ud;
 } loki_provider_hooks;
 
@@ -198,26 +198,26 @@ typedef struct loki_provider_hooks {
  */
 typedef struct loki_provider_config {
     loki_provider_kind kind;
-    const char *name;      /* breaker and stats name (default: the kind name) */
-    const char *base_url;  /* NULL: https://api.anthropic.com, https://api.openai.com,
-                            * https://generativelanguage.googleapis.com */
-    const char *api_key;   /* NULL or "": no key of ours */
-    int pass_client_key;   /* 1: a key the client sent (request.client_api_key) is used instead
-                            * of api_key (default 0) */
-    const char *model;     /* default model (Gemini: used in the URL when the request gives
-                            * none; the JSON body is never rewritten) */
+    const char *name;     /* breaker and stats name (default: the kind name) */
+    const char *base_url; /* NULL: https://api.anthropic.com, https://api.openai.com,
+                           * https://generativelanguage.googleapis.com */
+    const char *api_key;  /* NULL or "": no key of ours */
+    int pass_client_key;  /* 1: a key the client sent (request.client_api_key) is used instead
+                           * of api_key (default 0) */
+    const char *model;    /* default model (Gemini: used in the URL when the request gives
+                           * none; the JSON body is never rewritten) */
     const char *anthropic_version; /* default "2023-06-01"; a client header overrides it */
-    long connect_timeout_ms; /* default 10000 */
-    long timeout_ms;         /* whole transfer, default 600000 (long generations stream) */
-    long idle_timeout_ms;    /* abort when no byte arrives for this long (default 60000; 0 off) */
+    long connect_timeout_ms;       /* default 10000 */
+    long timeout_ms;               /* whole transfer, default 600000 (long generations stream) */
+    long idle_timeout_ms;      /* abort when no byte arrives for this long (default 60000; 0 off) */
     size_t max_response_bytes; /* body / accumulated text cap (default 32 MiB) */
-    double requests_per_min; /* token bucket on requests, 0 = unlimited (default) */
-    double tokens_per_min;   /* token bucket on estimated request tokens, 0 = unlimited */
+    double requests_per_min;   /* token bucket on requests, 0 = unlimited (default) */
+    double tokens_per_min;     /* token bucket on estimated request tokens, 0 = unlimited */
     loki_breaker_config breaker;
     loki_retry_policy retry;
-    double retry_budget_ratio;        /* retries per first attempt in the window (default 0.2) */
-    unsigned retry_budget_min;        /* retries always allowed per window (default 10) */
-    int64_t retry_budget_window_ms;   /* default 10000 */
+    double retry_budget_ratio;      /* retries per first attempt in the window (default 0.2) */
+    unsigned retry_budget_min;      /* retries always allowed per window (default 10) */
+    int64_t retry_budget_window_ms; /* default 10000 */
     loki_provider_hooks hooks;
 } loki_provider_config;
 
@@ -262,19 +262,19 @@ typedef int (*loki_provider_event_fn)(void *ud, const loki_sse_event *ev,
                                       const loki_stream_delta *delta);
 
 typedef struct loki_provider_request {
-    const char *body;   /* the client's JSON body, forwarded unchanged */
+    const char *body; /* the client's JSON body, forwarded unchanged */
     size_t body_len;
-    int stream;         /* the client asked for SSE ("stream": true; Gemini: picks
-                         * :streamGenerateContent?alt=sse). Responses are handled by their
-                         * Content-Type either way. */
-    const char *model;  /* Gemini: model for the URL (NULL: config model) */
+    int stream;                 /* the client asked for SSE ("stream": true; Gemini: picks
+                                 * :streamGenerateContent?alt=sse). Responses are handled by their
+                                 * Content-Type either way. */
+    const char *model;          /* Gemini: model for the URL (NULL: config model) */
     const char *client_api_key; /* the client's own key, used when pass_client_key is set */
     /* Extra request headers ("Name: value"), e.g. anthropic-beta, anthropic-version,
      * openai-organization. Authorization, x-api-key, x-goog-api-key, Host, Content-Length and
      * Content-Type are ignored here (the adapter sets them). */
     const char *const *headers;
     size_t n_headers;
-    double est_tokens;  /* for the tokens/min bucket; 0: body_len / 4 */
+    double est_tokens;             /* for the tokens/min bucket; 0: body_len / 4 */
     loki_provider_data_fn on_data; /* streaming callbacks; either or both may be NULL */
     loki_provider_event_fn on_event;
     void *ud;

@@ -59,6 +59,10 @@ static const opt opts[] = {
      "parallel checks per batch (0 = CPUs)"},
     {"request_timeout", "LOKI_REQUEST_TIMEOUT", T_UINT, S(request_timeout),
      "seconds to receive a request body (60)"},
+    {"instance_id", "LOKI_INSTANCE_ID", T_STR, S(instance_id),
+     "id in health and metrics (hostname:port)"},
+    {"ratelimit_redis", "LOKI_RATELIMIT_REDIS", T_STR, S(ratelimit_redis),
+     "Redis for shared rate limits (redis_url; off = local)"},
 };
 #undef S
 #define N_OPTS (sizeof opts / sizeof opts[0])

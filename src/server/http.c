@@ -15,6 +15,7 @@
 #include "server.h"
 
 #define OPS 1 /* health and metrics: open unless protect_ops */
+#define PAGE 2 /* the web page's files: no secrets, always open, never rate limited */
 
 typedef struct route {
     const char *path;
@@ -40,6 +41,10 @@ static const route routes[] = {
     {"/metrics", "GET", RT_METRICS, route_metrics, OPS},
     {"/api/cache/stats", "GET", RT_CACHE_STATS, route_cache_stats, 0},
     {"/api/cache/clear", "POST", RT_CACHE_CLEAR, route_cache_clear, 0},
+    {"/api/audit/recent", "GET", RT_OTHER, route_audit_recent, 0},
+    {"/", "GET", RT_OTHER, route_static, PAGE},
+    {"/app.css", "GET", RT_OTHER, route_static, PAGE},
+    {"/app.js", "GET", RT_OTHER, route_static, PAGE},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -240,7 +245,7 @@ static const route *admit(srv *s, srv_req *q, const char *method)
             srv_error(s, q, 404, "not_found", "no route %s", q->path);
         return NULL;
     }
-    int open = (rt->flags & OPS) && !s->cfg.protect_ops;
+    int open = ((rt->flags & OPS) && !s->cfg.protect_ops) || (rt->flags & PAGE);
     if (s->n_keys && !open && !authenticate(s, q)) {
         s->m.auth_failures++;
         srv_error(s, q, 401, "unauthorized",
@@ -249,7 +254,7 @@ static const route *admit(srv *s, srv_req *q, const char *method)
     }
     if (!q->client[0])
         snprintf(q->client, sizeof q->client, "ip:%s", q->ip);
-    if (s->rl && !(rt->flags & OPS) &&
+    if (s->rl && !(rt->flags & (OPS | PAGE)) &&
         !ratelimit_take(s->rl, q->client, s->now(), &q->retry_after)) {
         s->m.rate_limited++;
         srv_error(s, q, 429, "rate_limited", "rate limit exceeded; retry after %.0f s",

@@ -16,7 +16,7 @@ const char *const srv_route_names[RT__COUNT] = {
     "/api/analytics/trends", "/api/analytics/modules", "/metrics", "/api/cache/stats",
     "/api/cache/clear", "other"};
 
-static const unsigned codes[SRV_N_CODES] = {200, 204, 400, 401, 404, 405, 408,
+static const unsigned codes[SRV_N_CODES] = {200, 204, 304, 400, 401, 404, 405, 408,
                                             413, 414, 415, 429, 431, 500, 503};
 static const double bounds[SRV_N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                              0.1,    0.25,  0.5,    1,     2.5,  5,     10};
@@ -169,4 +169,5 @@ void srv_metrics_render(srv *s, sbuf *o)
     render_http(s, o);
     render_checks(s, o);
     render_cache_audit(s, o);
+    srv_cluster_metrics(s, o);
 }

@@ -20,6 +20,7 @@ struct ratelimit {
     double rate, burst;
     size_t max_clients, n, nbuckets;
     bucket **tab;
+    rl_redis *shared; /* ratelimit_redis.c: asked first; these buckets stand in when it fails */
 };
 
 ratelimit *ratelimit_create(double rate, double burst, size_t max_clients)
@@ -53,6 +54,7 @@ void ratelimit_destroy(ratelimit *r)
         }
     }
     free(r->tab);
+    rl_redis_destroy(r->shared);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }
@@ -92,9 +94,22 @@ static void sweep(ratelimit *r, double now)
     }
 }
 
+void ratelimit_set_shared(ratelimit *r, rl_redis *shared)
+{
+    r->shared = shared;
+}
+
+rl_redis *ratelimit_get_shared(ratelimit *r)
+{
+    return r->shared;
+}
+
 int ratelimit_take(ratelimit *r, const char *client, double now, double *retry_after)
 {
-    int ok = 1;
+    int ok = r->shared ? rl_redis_take(r->shared, client, -1, retry_after) : -1;
+    if (ok >= 0)
+        return ok;
+    ok = 1;
     pthread_mutex_lock(&r->lock);
     size_t h = str_hash(client) & (r->nbuckets - 1);
     bucket *b = r->tab[h];

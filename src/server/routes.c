@@ -509,10 +509,15 @@ int route_health(srv *s, srv_req *q)
         audit_get_stats(s->audit, &st);
         degraded = st.failing || st.dropped;
     }
-    sbuf b;
+    sbuf cl, b;
+    sbuf_init(&cl);
+    srv_cluster_health(s, &cl, &degraded, detailed);
     sbuf_init(&b);
     sbuf_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%.3f",
                 degraded ? "degraded" : "ok", loki_version(), s->now() - s->started);
+    if (cl.p)
+        sbuf_put(&b, cl.p, cl.len);
+    sbuf_release(&cl);
     if (detailed) {
         size_t n = loki_engine_module_count(s->eng), gates = 0;
         sbuf_printf(&b, ",\"ruleset_fingerprint\":\"%s\",\"db_from_cache\":%s,\"modules\":[",

@@ -113,6 +113,8 @@ static int setup(srv *s)
         return -1;
     if (s->cfg.rate_limit > 0)
         s->rl = ratelimit_create(s->cfg.rate_limit, s->cfg.rate_burst, 100000);
+    if (srv_cluster_setup(s) != 0)
+        return -1;
     if (s->cfg.audit_db[0] && strcmp(s->cfg.audit_db, "off") != 0)
         s->audit = audit_create(s->cfg.audit_db, s->fingerprint, loki_version());
     if (!strcmp(s->cfg.access_log, "-")) {
@@ -152,6 +154,7 @@ int srv_run(srv *s)
     struct MHD_Daemon *d = srv_http_start(s, &port);
     if (!d)
         return EXIT_USAGE;
+    srv_cluster_instance_id(s, port);
     char host[256];
     snprintf(host, sizeof host, "%s", s->cfg.listen);
     char *colon = strrchr(host, ':');

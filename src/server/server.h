@@ -72,6 +72,8 @@ typedef struct srv_config {
     unsigned batch_max;      /* documents per batch request */
     unsigned batch_threads;  /* parallel checks per batch (0 = number of CPUs) */
     unsigned request_timeout; /* seconds a request (headers done) may take to upload */
+    char instance_id[128];   /* shown in health and metrics; "" = hostname:port */
+    char ratelimit_redis[1024]; /* shared rate limits: "" = redis_url, "off" = local only */
 } srv_config;
 
 void srv_config_default(srv_config *c);
@@ -113,6 +115,35 @@ void ratelimit_destroy(ratelimit *r);
 /* Takes one token for `client`. Returns 1 if allowed; 0 if not, with *retry_after set to the
  * seconds until a token is available. */
 int ratelimit_take(ratelimit *r, const char *client, double now, double *retry_after);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Shared token buckets in Redis (ratelimit_redis.c): an atomic Lua script per take, Redis'   */
+/* clock, EVALSHA with EVAL as fallback, a breaker in front. Thread-safe.                     */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct rl_redis rl_redis;
+typedef struct rl_redis_stats {
+    int degraded;        /* the last call failed or the breaker is not closed */
+    const char *breaker; /* "closed", "open", "half_open" */
+    uint64_t allowed, limited, errors, skipped, evals;
+    char reason[256]; /* why degraded ("" when not) */
+} rl_redis_stats;
+
+/* url: redis://[:pw@]host[:port][/db] or unix:///path. A Redis that is down does not fail
+ * creation. Returns NULL with a message in err for a bad URL or no memory. */
+rl_redis *rl_redis_create(const char *url, double rate, double burst, unsigned pool_size,
+                          char *err, size_t errsz);
+void rl_redis_destroy(rl_redis *r);
+/* Takes one token for client. now: seconds, or < 0 for Redis' own clock (what the server
+ * uses, so instances agree). Returns 1 allowed, 0 limited (*retry_after set), -1 when Redis
+ * failed or is skipped: the caller decides locally. */
+int rl_redis_take(rl_redis *r, const char *client, double now, double *retry_after);
+void rl_redis_get_stats(rl_redis *r, rl_redis_stats *st);
+
+/* Makes r ask `shared` first and use its own buckets only when shared returns -1. r owns
+ * shared from now on (ratelimit_destroy destroys it). */
+void ratelimit_set_shared(ratelimit *r, rl_redis *shared);
+rl_redis *ratelimit_get_shared(ratelimit *r);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Audit log (audit.c): SQLite in WAL mode, written by a background thread in batches. A      */
@@ -162,7 +193,7 @@ enum srv_route {
 };
 extern const char *const srv_route_names[RT__COUNT];
 
-#define SRV_N_CODES 14
+#define SRV_N_CODES 15
 #define SRV_N_BUCKETS 14
 
 typedef struct srv_hist {
@@ -293,8 +324,24 @@ int route_an_modules(srv *s, srv_req *q);
 int route_metrics(srv *s, srv_req *q);
 int route_cache_stats(srv *s, srv_req *q);
 int route_cache_clear(srv *s, srv_req *q);
+/* The web page (static.c: /, /app.css, /app.js) and its recent-validations view
+ * (audit_recent.c: GET /api/audit/recent). */
+int route_static(srv *s, srv_req *q);
+int route_audit_recent(srv *s, srv_req *q);
 
 /* Starts the HTTP daemon; runs until SIGTERM/SIGINT; drains and stops. */
 int srv_run(srv *s);
+
+/* Several instances (cluster.c). Fills cfg.instance_id when unset (hostname:port, or a random
+ * id). */
+void srv_cluster_instance_id(srv *s, unsigned port);
+/* Attaches the shared Redis limiter to s->rl when rate limits are on and a Redis is
+ * configured. Returns -1 with a message printed for a bad URL. */
+int srv_cluster_setup(srv *s);
+/* Appends ,"instance_id",... ,"degraded_reasons":[...] (and "ratelimit" when detailed) to a
+ * health object. *degraded: in, the audit log's state; out, whether anything is degraded. */
+void srv_cluster_health(srv *s, sbuf *b, int *degraded, int detailed);
+/* Prometheus families loki_instance_info and loki_ratelimit_*. */
+void srv_cluster_metrics(srv *s, sbuf *o);
 
 #endif

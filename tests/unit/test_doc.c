@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "doc/doc.h"
+#include "util/util.h"
 #include "helpers.h"
 
 static void utf8_valid(void **st)
@@ -98,6 +99,23 @@ static void posmap_long_line(void **st)
     free(t);
 }
 
+/* A capped buffer refuses to grow past its cap, also one character at a time (a bug fix: the
+ * single-character fast path used to skip the cap). */
+static void buffer_cap_holds(void **st)
+{
+    (void)st;
+    loki_buf b;
+    loki__buf_init(&b, 10);
+    assert_int_equal(loki__buf_adds(&b, "12345"), 0);
+    int failed = 0;
+    for (int i = 0; i < 100; i++)
+        failed |= loki__buf_addc(&b, 'x') != 0;
+    assert_true(failed);
+    assert_true(b.len <= 10);
+    assert_int_equal(loki__buf_adds(&b, "more"), -1);
+    loki__buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -105,6 +123,7 @@ int main(void)
         cmocka_unit_test(utf8_invalid),
         cmocka_unit_test(posmap_lines_and_codepoints),
         cmocka_unit_test(posmap_long_line),
+        cmocka_unit_test(buffer_cap_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,7 +60,7 @@ int loki__buf_adds(loki_buf *b, const char *s)
 
 int loki__buf_addc(loki_buf *b, char c)
 {
-    if (b->len + 1 < b->cap && !b->oom) {
+    if (b->len + 1 < b->cap && b->len < b->max && !b->oom) {
         b->p[b->len++] = c;
         b->p[b->len] = '\0';
         return 0;

@@ -14,7 +14,7 @@
 
 #include "server.h"
 
-#define OPS 1 /* health and metrics: open unless protect_ops */
+#define OPS 1  /* health and metrics: open unless protect_ops */
 #define PAGE 2 /* the web page's files: no secrets, always open, never rate limited */
 
 typedef struct route {

@@ -138,7 +138,8 @@ static pid_t start_redis(const char *dir, int port, char *tcp_url, char *unix_ur
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
-        freopen("/dev/null", "w", stdout);
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(127);
         execl("/usr/bin/redis-server", "redis-server", "--port", ports, "--bind", "127.0.0.1",
               "--unixsocket", sock, "--dir", dir, "--save", "", "--appendonly", "no", (char *)NULL);
         _exit(127);

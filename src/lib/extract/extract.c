@@ -362,27 +362,41 @@ loki_status loki_extracted_locate(const loki_extracted *ex, size_t offset, loki_
     return LOKI_OK;
 }
 
+/* Appends "[, ]<text>" to out (bounded); written without snprintf chains, which GCC's
+ * truncation analysis cannot follow. */
+static void loc_add(char *out, size_t cap, size_t *k, const char *text)
+{
+    if (*k && *k + 2 < cap) {
+        out[(*k)++] = ',';
+        out[(*k)++] = ' ';
+    }
+    for (const char *p = text; *p && *k + 1 < cap; p++)
+        out[(*k)++] = *p;
+    out[*k] = '\0';
+}
+
 int loki_location_format(const loki_location *l, char *buf, size_t n)
 {
-    char tmp[160];
+    char tmp[160], item[80];
     size_t k = 0;
     tmp[0] = '\0';
-#define ADD(...)                                                                                   \
-    do {                                                                                           \
-        int r_ = snprintf(tmp + k, sizeof tmp - k, __VA_ARGS__);                                   \
-        if (r_ > 0)                                                                                \
-            k += (size_t)r_ < sizeof tmp - k ? (size_t)r_ : sizeof tmp - k - 1;                    \
-    } while (0)
-    if (l->page)
-        ADD("page %u", l->page);
+    if (l->page) {
+        snprintf(item, sizeof item, "page %u", l->page);
+        loc_add(tmp, sizeof tmp, &k, item);
+    }
     if (l->part && l->format == LOKI_FORMAT_DOCX && strcmp(l->part, "body") != 0)
-        ADD("%s%s", k ? ", " : "", l->part);
-    if (l->paragraph)
-        ADD("%sparagraph %u", k ? ", " : "", l->paragraph);
-    if (l->line)
-        ADD("%sline %u", k ? ", " : "", l->line);
-    if (l->column && l->format != LOKI_FORMAT_PDF)
-        ADD("%scolumn %u", k ? ", " : "", l->column);
-#undef ADD
+        loc_add(tmp, sizeof tmp, &k, l->part);
+    if (l->paragraph) {
+        snprintf(item, sizeof item, "paragraph %u", l->paragraph);
+        loc_add(tmp, sizeof tmp, &k, item);
+    }
+    if (l->line) {
+        snprintf(item, sizeof item, "line %u", l->line);
+        loc_add(tmp, sizeof tmp, &k, item);
+    }
+    if (l->column && l->format != LOKI_FORMAT_PDF) {
+        snprintf(item, sizeof item, "column %u", l->column);
+        loc_add(tmp, sizeof tmp, &k, item);
+    }
     return snprintf(buf, n, "%s", tmp);
 }

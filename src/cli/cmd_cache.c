@@ -22,20 +22,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: loki cache warm DIR [options]\n"
-            "Checks every file under DIR (recursively; dot-files skipped) and stores the\n"
-            "verdicts in the shared Redis verdict cache, with the keys `loki serve` uses: a\n"
-            "warmed document is a cache hit on every instance (for requests with the same\n"
-            "document_type and modules, default options, and before any /api/cache/clear).\n"
-            "\n"
-            "  --redis URL        the cache's Redis (default: redis_url of the config)\n"
-            "  --config FILE      the server's config file (also LOKI_CONFIG)\n"
-            "  --rules DIR        rule packs (must be the servers' packs)\n"
-            "  --type T           document_type of the requests to serve (default: none)\n"
-            "  --modules a,b      modules of the requests to serve (default: all)\n"
-            "  --jobs N           parallel checks (default: one per CPU)\n"
-            "  --quiet            print only the summary\n");
+    fprintf(f, "usage: loki cache warm DIR [options]\n"
+               "Checks every file under DIR (recursively; dot-files skipped) and stores the\n"
+               "verdicts in the shared Redis verdict cache, with the keys `loki serve` uses: a\n"
+               "warmed document is a cache hit on every instance (for requests with the same\n"
+               "document_type and modules, default options, and before any /api/cache/clear).\n"
+               "\n"
+               "  --redis URL        the cache's Redis (default: redis_url of the config)\n"
+               "  --config FILE      the server's config file (also LOKI_CONFIG)\n"
+               "  --rules DIR        rule packs (must be the servers' packs)\n"
+               "  --type T           document_type of the requests to serve (default: none)\n"
+               "  --modules a,b      modules of the requests to serve (default: all)\n"
+               "  --jobs N           parallel checks (default: one per CPU)\n"
+               "  --quiet            print only the summary\n");
 }
 
 typedef struct files {
@@ -133,8 +132,8 @@ static void warm_one(warm *w, const char *path)
     if (!w->quiet || r.status != 200) {
         pthread_mutex_lock(&w->out);
         if (r.status == 200)
-            printf("%-8s %-8s %s\n", r.cache_hit ? "present" : "stored",
-                   loki_risk_name(r.sum.risk), path);
+            printf("%-8s %-8s %s\n", r.cache_hit ? "present" : "stored", loki_risk_name(r.sum.risk),
+                   path);
         else
             fprintf(stderr, "loki cache warm: %s: %s\n", path, r.msg);
         pthread_mutex_unlock(&w->out);
@@ -184,9 +183,8 @@ static int make_cache(srv *s)
     loki_cache_config cc;
     loki_cache_config_default(&cc);
     cc.default_ttl_ms = (uint64_t)s->cfg.cache_ttl * 1000;
-    cc.max_value_bytes = s->cfg.max_body_bytes * 8 > cc.max_value_bytes
-                             ? s->cfg.max_body_bytes * 8
-                             : cc.max_value_bytes;
+    cc.max_value_bytes = s->cfg.max_body_bytes * 8 > cc.max_value_bytes ? s->cfg.max_body_bytes * 8
+                                                                        : cc.max_value_bytes;
     cc.redis_url = s->cfg.redis_url;
     cc.redis_near_cache = 0;
     cc.breaker_failures = 1;

@@ -55,8 +55,8 @@ int srv_cluster_setup(srv *s)
         return 0;
     char err[512];
     unsigned threads = s->cfg.threads ? s->cfg.threads : s->ncpu;
-    rl_redis *shared = rl_redis_create(url, s->cfg.rate_limit, s->cfg.rate_burst, threads + 2,
-                                       err, sizeof err);
+    rl_redis *shared =
+        rl_redis_create(url, s->cfg.rate_limit, s->cfg.rate_burst, threads + 2, err, sizeof err);
     if (!shared) {
         fprintf(stderr, "loki serve: ratelimit_redis: %s\n", err);
         return -1;
@@ -105,15 +105,16 @@ void srv_cluster_health(srv *s, sbuf *b, int *degraded, int detailed)
     }
     sbuf_printf(b, ",\"ratelimit\":{\"enabled\":true,\"rate\":%g,\"burst\":%g,\"mode\":\"%s\"",
                 s->cfg.rate_limit, s->cfg.rate_burst,
-                !shared ? "local" : rs.degraded ? "local_fallback" : "shared");
+                !shared       ? "local"
+                : rs.degraded ? "local_fallback"
+                              : "shared");
     if (shared) {
         sbuf_printf(b,
                     ",\"state\":\"%s\",\"breaker\":\"%s\",\"redis_allowed\":%llu,"
                     "\"redis_limited\":%llu,\"redis_errors\":%llu,\"local_fallbacks\":%llu,"
                     "\"reason\":",
-                    rs.degraded ? "degraded" : "ok", rs.breaker,
-                    (unsigned long long)rs.allowed, (unsigned long long)rs.limited,
-                    (unsigned long long)rs.errors,
+                    rs.degraded ? "degraded" : "ok", rs.breaker, (unsigned long long)rs.allowed,
+                    (unsigned long long)rs.limited, (unsigned long long)rs.errors,
                     (unsigned long long)(rs.errors + rs.skipped));
         sbuf_json_str(b, rs.reason);
     }

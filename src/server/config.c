@@ -63,6 +63,45 @@ static const opt opts[] = {
      "id in health and metrics (hostname:port)"},
     {"ratelimit_redis", "LOKI_RATELIMIT_REDIS", T_STR, S(ratelimit_redis),
      "Redis for shared rate limits (redis_url; off = local)"},
+    /* The interceptor (docs/interceptor.md). */
+    {"proxy_modules", "LOKI_PROXY_MODULES", T_STR, S(proxy_modules),
+     "modules checked on proxied answers (all)"},
+    {"proxy_block", "LOKI_PROXY_BLOCK", T_STR, S(proxy_block),
+     "risk that blocks an answer: low|medium|high|critical|never (critical)"},
+    {"proxy_validate_prompt", "LOKI_PROXY_VALIDATE_PROMPT", T_BOOL, S(proxy_validate_prompt),
+     "check the prompt before sending it (false)"},
+    {"proxy_stream_window", "LOKI_PROXY_STREAM_WINDOW", T_SIZE, S(proxy_stream_window),
+     "streamed text held back for validation (256)"},
+    {"proxy_pass_client_key", "LOKI_PROXY_PASS_CLIENT_KEY", T_BOOL, S(proxy_pass_client_key),
+     "forward the client's own provider key (false)"},
+    {"anthropic_base_url", "LOKI_ANTHROPIC_BASE_URL", T_STR, S(anthropic_base_url),
+     "Anthropic API (https://api.anthropic.com)"},
+    {"openai_base_url", "LOKI_OPENAI_BASE_URL", T_STR, S(openai_base_url),
+     "OpenAI-compatible API (https://api.openai.com)"},
+    {"gemini_base_url", "LOKI_GEMINI_BASE_URL", T_STR, S(gemini_base_url),
+     "Gemini API (https://generativelanguage.googleapis.com)"},
+    {"anthropic_api_key", "ANTHROPIC_API_KEY", T_STR, S(anthropic_api_key),
+     "key LOKI sends to Anthropic"},
+    {"openai_api_key", "OPENAI_API_KEY", T_STR, S(openai_api_key), "key LOKI sends to OpenAI"},
+    {"gemini_api_key", "GEMINI_API_KEY", T_STR, S(gemini_api_key), "key LOKI sends to Gemini"},
+    {"provider_max_attempts", "LOKI_PROVIDER_MAX_ATTEMPTS", T_UINT, S(provider_max_attempts),
+     "upstream attempts per call, first included (3)"},
+    {"provider_retry_base_ms", "LOKI_PROVIDER_RETRY_BASE_MS", T_UINT, S(provider_retry_base_ms),
+     "first retry backoff cap, ms (200)"},
+    {"provider_timeout", "LOKI_PROVIDER_TIMEOUT", T_UINT, S(provider_timeout),
+     "seconds for a whole upstream call (600)"},
+    {"provider_connect_timeout", "LOKI_PROVIDER_CONNECT_TIMEOUT", T_UINT,
+     S(provider_connect_timeout), "seconds to connect upstream (10)"},
+    {"provider_breaker_open_ms", "LOKI_PROVIDER_BREAKER_OPEN_MS", T_UINT,
+     S(provider_breaker_open_ms), "ms a provider breaker stays open (10000)"},
+    {"provider_breaker_min_calls", "LOKI_PROVIDER_BREAKER_MIN_CALLS", T_UINT,
+     S(provider_breaker_min_calls), "calls in the window before the rate counts (10)"},
+    {"provider_breaker_failure_rate", "LOKI_PROVIDER_BREAKER_FAILURE_RATE", T_DOUBLE,
+     S(provider_breaker_failure_rate), "failure rate that opens the breaker (0.5)"},
+    {"provider_breaker_consecutive", "LOKI_PROVIDER_BREAKER_CONSECUTIVE", T_UINT,
+     S(provider_breaker_consecutive), "failures in a row that open the breaker (5)"},
+    {"provider_rpm", "LOKI_PROVIDER_RPM", T_DOUBLE, S(provider_rpm),
+     "upstream requests per minute per provider (0 = unlimited)"},
 };
 #undef S
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -84,6 +123,16 @@ void srv_config_default(srv_config *c)
     c->batch_max = 100;
     c->max_conns_ip = 256;
     c->request_timeout = 60;
+    snprintf(c->proxy_block, sizeof c->proxy_block, "critical");
+    c->proxy_stream_window = 256;
+    c->provider_max_attempts = 3;
+    c->provider_retry_base_ms = 200;
+    c->provider_timeout = 600;
+    c->provider_connect_timeout = 10;
+    c->provider_breaker_open_ms = 10000;
+    c->provider_breaker_min_calls = 10;
+    c->provider_breaker_failure_rate = 0.5;
+    c->provider_breaker_consecutive = 5;
 }
 
 void srv_config_usage(void)

@@ -42,6 +42,8 @@ static const route routes[] = {
     {"/api/cache/stats", "GET", RT_CACHE_STATS, route_cache_stats, 0},
     {"/api/cache/clear", "POST", RT_CACHE_CLEAR, route_cache_clear, 0},
     {"/api/audit/recent", "GET", RT_OTHER, route_audit_recent, 0},
+    {"/v1/messages", "POST", RT_PROXY_MESSAGES, route_proxy_messages, 0},
+    {"/v1/chat/completions", "POST", RT_PROXY_CHAT, route_proxy_chat, 0},
     {"/", "GET", RT_OTHER, route_static, PAGE},
     {"/app.css", "GET", RT_OTHER, route_static, PAGE},
     {"/app.js", "GET", RT_OTHER, route_static, PAGE},
@@ -78,7 +80,8 @@ static void add_headers(srv *s, srv_req *q, struct MHD_Response *r, unsigned sta
     if (origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(r, "Vary", "Origin");
-        MHD_add_response_header(r, "Access-Control-Expose-Headers", "Retry-After, X-Loki-Cache");
+        MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                                "Retry-After, X-Loki-Cache, X-Loki-Risk, X-Loki-Verdict");
     }
     if (status == 429) {
         char ra[32];
@@ -91,6 +94,34 @@ static void add_headers(srv *s, srv_req *q, struct MHD_Response *r, unsigned sta
         MHD_add_response_header(r, "Connection", "close");
     if (q->route == RT_VALIDATE || q->route == RT_VALIDATE_DOC)
         MHD_add_response_header(r, "X-Loki-Cache", q->cache_hit ? "hit" : "miss");
+    char line[sizeof q->xhdr];
+    for (const char *p = q->xhdr, *nl; *p && (nl = strchr(p, '\n')); p = nl + 1) {
+        size_t n = (size_t)(nl - p);
+        memcpy(line, p, n);
+        line[n] = '\0';
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        MHD_add_response_header(r, line, colon + 2);
+    }
+}
+
+void srv_add_header(srv_req *q, const char *name, const char *value)
+{
+    size_t used = strlen(q->xhdr);
+    snprintf(q->xhdr + used, sizeof q->xhdr - used, "%s: %s\n", name, value);
+}
+
+int srv_queue(srv *s, srv_req *q, unsigned status, struct MHD_Response *r, size_t len)
+{
+    add_headers(s, q, r, status);
+    enum MHD_Result ok = MHD_queue_response(q->conn, status, r);
+    MHD_destroy_response(r);
+    q->replied = 1;
+    q->status = status;
+    q->bytes_out = len;
+    return ok == MHD_YES ? 0 : -1;
 }
 
 int srv_reply(srv *s, srv_req *q, unsigned status, const char *ctype, char *body, size_t len)

@@ -14,10 +14,10 @@ const char *const srv_route_names[RT__COUNT] = {
     "/api/validate", "/api/validate-document", "/api/validate/batch", "/api/modules",
     "/api/gates", "/api/health", "/api/stats", "/api/audit/stats", "/api/analytics/overview",
     "/api/analytics/trends", "/api/analytics/modules", "/metrics", "/api/cache/stats",
-    "/api/cache/clear", "other"};
+    "/api/cache/clear", "/v1/messages", "/v1/chat/completions", "other"};
 
-static const unsigned codes[SRV_N_CODES] = {200, 204, 304, 400, 401, 404, 405, 408,
-                                            413, 414, 415, 429, 431, 500, 503};
+static const unsigned codes[SRV_N_CODES] = {200, 204, 304, 400, 401, 404, 405, 408, 413, 414,
+                                            415, 429, 431, 500, 503, 422, 502, 504, 529};
 static const double bounds[SRV_N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                              0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
@@ -26,7 +26,7 @@ static int code_index(unsigned status)
     for (int i = 0; i < SRV_N_CODES; i++)
         if (codes[i] == status)
             return i;
-    return SRV_N_CODES - 2; /* anything unexpected is counted as a 500 */
+    return 13; /* anything unexpected is counted as a 500 (codes[13]) */
 }
 
 void srv_hist_observe(srv_hist *h, double seconds)
@@ -170,4 +170,5 @@ void srv_metrics_render(srv *s, sbuf *o)
     render_checks(s, o);
     render_cache_audit(s, o);
     srv_cluster_metrics(s, o);
+    srv_proxy_metrics(s, o);
 }

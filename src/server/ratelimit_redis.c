@@ -253,8 +253,8 @@ static void conn_put(rl_redis *r, redisContext *c, int broken)
 
 /* ---- the limiter ----------------------------------------------------------------------- */
 
-rl_redis *rl_redis_create(const char *url, double rate, double burst, unsigned pool_size,
-                          char *err, size_t errsz)
+rl_redis *rl_redis_create(const char *url, double rate, double burst, unsigned pool_size, char *err,
+                          size_t errsz)
 {
     rl_redis *r = calloc(1, sizeof *r);
     if (!r) {
@@ -269,8 +269,10 @@ rl_redis *rl_redis_create(const char *url, double rate, double burst, unsigned p
     r->io_ms = 100;
     r->pool_size = pool_size < 2 ? 2 : pool_size > POOL_MAX ? POOL_MAX : pool_size;
     if (parse_url(r, url) != 0) {
-        snprintf(err, errsz, "bad Redis URL '%.200s' (want redis://[:password@]host[:port][/db] "
-                 "or unix:///path)", url);
+        snprintf(err, errsz,
+                 "bad Redis URL '%.200s' (want redis://[:password@]host[:port][/db] "
+                 "or unix:///path)",
+                 url);
         goto fail;
     }
     /* A dead Redis is skipped for a second after two failures in a row, then probed. */

@@ -518,6 +518,7 @@ int route_health(srv *s, srv_req *q)
     if (cl.p)
         sbuf_put(&b, cl.p, cl.len);
     sbuf_release(&cl);
+    srv_proxy_health(s, &b);
     if (detailed) {
         size_t n = loki_engine_module_count(s->eng), gates = 0;
         sbuf_printf(&b, ",\"ruleset_fingerprint\":\"%s\",\"db_from_cache\":%s,\"modules\":[",

@@ -113,7 +113,7 @@ static int setup(srv *s)
         return -1;
     if (s->cfg.rate_limit > 0)
         s->rl = ratelimit_create(s->cfg.rate_limit, s->cfg.rate_burst, 100000);
-    if (srv_cluster_setup(s) != 0)
+    if (srv_cluster_setup(s) != 0 || srv_proxy_setup(s) != 0)
         return -1;
     if (s->cfg.audit_db[0] && strcmp(s->cfg.audit_db, "off") != 0)
         s->audit = audit_create(s->cfg.audit_db, s->fingerprint, loki_version());
@@ -133,6 +133,7 @@ static int setup(srv *s)
 
 static void teardown(srv *s)
 {
+    srv_proxy_teardown(s);
     audit_destroy(s->audit);
     loki_cache_destroy(s->cache);
     ratelimit_destroy(s->rl);

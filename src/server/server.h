@@ -74,6 +74,23 @@ typedef struct srv_config {
     unsigned request_timeout; /* seconds a request (headers done) may take to upload */
     char instance_id[128];   /* shown in health and metrics; "" = hostname:port */
     char ratelimit_redis[1024]; /* shared rate limits: "" = redis_url, "off" = local only */
+    /* The interceptor (proxy.c; docs/interceptor.md). Keys are never logged or echoed. */
+    char proxy_modules[1024];     /* modules checked on answers ("" = every loaded module) */
+    char proxy_block[16];         /* risk that blocks: low|medium|high|critical|never */
+    int proxy_validate_prompt;    /* 1: check the request's prompt before sending it */
+    size_t proxy_stream_window;   /* streaming hold-back window, bytes of text */
+    int proxy_pass_client_key;    /* 1: the client's own provider key is forwarded */
+    char anthropic_base_url[512], openai_base_url[512], gemini_base_url[512];
+    char anthropic_api_key[512], openai_api_key[512], gemini_api_key[512];
+    unsigned provider_max_attempts;    /* attempts per call, the first included */
+    unsigned provider_retry_base_ms;   /* first backoff cap */
+    unsigned provider_timeout;         /* seconds for a whole upstream transfer */
+    unsigned provider_connect_timeout; /* seconds to connect */
+    unsigned provider_breaker_open_ms; /* time OPEN before a probe */
+    unsigned provider_breaker_min_calls;
+    double provider_breaker_failure_rate;
+    unsigned provider_breaker_consecutive;
+    double provider_rpm; /* upstream requests per minute per provider (0 = unlimited) */
 } srv_config;
 
 void srv_config_default(srv_config *c);
@@ -189,11 +206,11 @@ int audit_table_stats(audit *a, sbuf *out);
 enum srv_route {
     RT_VALIDATE, RT_VALIDATE_DOC, RT_BATCH, RT_MODULES, RT_GATES, RT_HEALTH, RT_STATS,
     RT_AUDIT_STATS, RT_AN_OVERVIEW, RT_AN_TRENDS, RT_AN_MODULES, RT_METRICS, RT_CACHE_STATS,
-    RT_CACHE_CLEAR, RT_OTHER, RT__COUNT
+    RT_CACHE_CLEAR, RT_PROXY_MESSAGES, RT_PROXY_CHAT, RT_OTHER, RT__COUNT
 };
 extern const char *const srv_route_names[RT__COUNT];
 
-#define SRV_N_CODES 15
+#define SRV_N_CODES 19
 #define SRV_N_BUCKETS 14
 
 typedef struct srv_hist {
@@ -244,6 +261,7 @@ typedef struct srv {
     pthread_mutex_t log_lock;
     char *modules_json, *gates_json; /* precomputed catalog views */
     unsigned ncpu;
+    struct srv_proxy *proxy; /* the interceptor (proxy.c); NULL when setup failed */
 } srv;
 
 /* A validation request after parsing, and its outcome. */
@@ -296,11 +314,18 @@ typedef struct srv_req {
     char ip[64];
     char client[80];
     char path[256];
+    char xhdr[768]; /* extra response headers, "Name: value\n" lines (srv_add_header) */
 } srv_req;
 
 /* Replies with a malloc'd body (ownership passes to the reply, also on failure). Returns 0 when
  * the response was queued. */
 int srv_reply(srv *s, srv_req *q, unsigned status, const char *ctype, char *body, size_t len);
+/* Adds a header to the reply q will get (CORS, Retry-After and the rest are added as usual). */
+void srv_add_header(srv_req *q, const char *name, const char *value);
+/* Queues a response built by the caller (e.g. from a callback) with the usual headers; the
+ * response is destroyed here. len is what the access log reports. Returns 0 when queued. */
+struct MHD_Response;
+int srv_queue(srv *s, srv_req *q, unsigned status, struct MHD_Response *r, size_t len);
 int srv_reply_json(srv *s, srv_req *q, unsigned status, sbuf *b);
 int srv_error(srv *s, srv_req *q, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -328,6 +353,17 @@ int route_cache_clear(srv *s, srv_req *q);
  * (audit_recent.c: GET /api/audit/recent). */
 int route_static(srv *s, srv_req *q);
 int route_audit_recent(srv *s, srv_req *q);
+
+/* The interceptor (proxy.c, proxy_stream.c; docs/interceptor.md). setup returns -1 with a
+ * message printed on bad provider settings. */
+int srv_proxy_setup(srv *s);
+void srv_proxy_teardown(srv *s);
+int route_proxy_messages(srv *s, srv_req *q);
+int route_proxy_chat(srv *s, srv_req *q);
+/* Appends ,"providers":{...} (breaker state and counters) to a health object. */
+void srv_proxy_health(srv *s, sbuf *b);
+/* Prometheus families loki_proxy_*, loki_gen_ai_* and loki_provider_*. */
+void srv_proxy_metrics(srv *s, sbuf *o);
 
 /* Starts the HTTP daemon; runs until SIGTERM/SIGINT; drains and stops. */
 int srv_run(srv *s);

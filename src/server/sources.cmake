@@ -17,3 +17,5 @@ endif()
 include(${PROJECT_SOURCE_DIR}/web/assets.cmake)
 list(APPEND LOKI_CLI_EXTRA_SOURCES src/server/static.c src/server/audit_recent.c
   ${LOKI_WEB_ASSETS_C})
+# issue 7: the interceptor (/v1/messages, /v1/chat/completions) on libloki's provider layer.
+list(APPEND LOKI_CLI_EXTRA_SOURCES src/server/proxy.c src/server/proxy_stream.c)

@@ -99,6 +99,17 @@ loki_status loki_engine_create(const loki_engine_config *cfg, loki_engine **out,
 /* Frees the engine; NULL is a no-op. No check may be running on it. */
 void loki_engine_destroy(loki_engine *eng);
 
+/* Counters of an engine since it was created. Thread-safe to read at any time. */
+typedef struct loki_engine_stats {
+    uint64_t checks;       /* loki_check() calls that returned a verdict */
+    uint64_t errors;       /* loki_check() calls that failed (bad input, limits, memory) */
+    uint64_t bytes;        /* bytes of text checked */
+    uint64_t parallel;     /* checks scanned on several threads */
+    double scan_ms, evaluate_ms, detect_ms; /* total time in each phase */
+} loki_engine_stats;
+
+void loki_engine_stats_get(const loki_engine *eng, loki_engine_stats *out);
+
 /* SHA-256 (hex) over the loaded packs and the engine's rule-compiler version. */
 const char *loki_engine_fingerprint(const loki_engine *eng);
 /* 1 when the compiled database came from the on-disk cache, 0 when it was compiled. */

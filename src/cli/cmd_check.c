@@ -27,6 +27,7 @@ static void check_usage(FILE *f)
             "  --no-cache          do not use the compiled-rules cache\n"
             "  --jobs N            threads for one large document (default: CPUs)\n"
             "  --no-universal      do not run the universal detectors (PII, claims, ...)\n"
+            "  --stats             print engine statistics (JSON) to standard error\n"
             "  --profile           print where the time went (read, scan, evaluate, render)\n"
             "                      to standard error\n"
             "exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or input error\n");
@@ -109,7 +110,7 @@ int cmd_check(int argc, char **argv)
     cli_common c = {0};
     const char *type = NULL, *format = "text", *color = "auto";
     int fail_on = LOKI_SEV_HIGH, all = 0, compact = 0, no_timings = 0, profile = 0;
-    int no_universal = 0, input_format = LOKI_FORMAT_AUTO;
+    int no_universal = 0, input_format = LOKI_FORMAT_AUTO, stats = 0;
     loki_profiler *prof = NULL;
     size_t max_bytes = 256u << 20;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
@@ -155,6 +156,8 @@ int cmd_check(int argc, char **argv)
                 goto out;
             }
             max_bytes = (size_t)m;
+        } else if (strcmp(argv[i], "--stats") == 0) {
+            stats = 1;
         } else if (strcmp(argv[i], "--no-universal") == 0) {
             no_universal = 1;
         } else if (strcmp(argv[i], "--profile") == 0) {
@@ -338,6 +341,17 @@ int cmd_check(int argc, char **argv)
         if (loki_profiler_text(prof, &rep, NULL) == LOKI_OK)
             fprintf(stderr, "%s", rep);
         free(rep);
+    }
+    if (stats) {
+        loki_engine_stats es;
+        loki_engine_stats_get(eng, &es);
+        fprintf(stderr,
+                "{\"checks\": %llu, \"errors\": %llu, \"bytes\": %llu, \"parallel\": %llu, "
+                "\"scan_ms\": %.3f, \"evaluate_ms\": %.3f, \"detect_ms\": %.3f, "
+                "\"db_from_cache\": %s}\n",
+                (unsigned long long)es.checks, (unsigned long long)es.errors,
+                (unsigned long long)es.bytes, (unsigned long long)es.parallel, es.scan_ms,
+                es.evaluate_ms, es.detect_ms, loki_engine_db_from_cache(eng) ? "true" : "false");
     }
     rc = input_error ? EXIT_USAGE : findings ? EXIT_FINDINGS : EXIT_CLEAN;
 out:

@@ -276,6 +276,22 @@ static void universal_findings_in_verdict(void **st)
     loki_verdict_destroy(v);
 }
 
+static void engine_statistics(void **st)
+{
+    (void)st;
+    loki_engine_stats a, b;
+    loki_engine_stats_get(eng, &a);
+    loki_verdict *v = run("privacy notice: forbidden", NULL);
+    loki_verdict_destroy(v);
+    loki_error err;
+    assert_int_equal(loki_check(eng, "bad\xff", 4, NULL, &v, &err), LOKI_EENCODING);
+    loki_engine_stats_get(eng, &b);
+    assert_int_equal(b.checks - a.checks, 1);
+    assert_int_equal(b.errors - a.errors, 1);
+    assert_int_equal(b.bytes - a.bytes, strlen("privacy notice: forbidden"));
+    assert_true(b.scan_ms >= a.scan_ms);
+}
+
 static void document_type_inference(void **st)
 {
     (void)st;
@@ -332,6 +348,7 @@ int main(void)
         cmocka_unit_test(disk_cache_reused_and_rebuilt),
         cmocka_unit_test(document_type_inference),
         cmocka_unit_test(universal_findings_in_verdict),
+        cmocka_unit_test(engine_statistics),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

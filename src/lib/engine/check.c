@@ -334,8 +334,10 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
         opts = &defaults;
     }
     loki_status st = validate(eng, text, len, opts, err);
-    if (st != LOKI_OK)
+    if (st != LOKI_OK) {
+        atomic_fetch_add_explicit(&eng->st_errors, 1, memory_order_relaxed);
         return st;
+    }
     double t0 = loki__now_ms();
     loki_prof_scope ps_total = prof_begin(opts->profiler, "check");
     loki_prof_scope ps_scan = prof_begin(opts->profiler, "scan");
@@ -457,9 +459,19 @@ out:
         loki__engine_scratch_put(eng, cx.par.workers[i]);
     loki__engine_scratch_put(eng, s);
     if (st != LOKI_OK) {
+        atomic_fetch_add_explicit(&eng->st_errors, 1, memory_order_relaxed);
         loki_verdict_destroy(v);
         return st;
     }
+    atomic_fetch_add_explicit(&eng->st_checks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&eng->st_bytes, len, memory_order_relaxed);
+    if (cx.par.n_workers > 1)
+        atomic_fetch_add_explicit(&eng->st_parallel, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&eng->st_scan_us, (uint64_t)(v->scan_ms * 1e3), memory_order_relaxed);
+    atomic_fetch_add_explicit(&eng->st_eval_us, (uint64_t)(v->evaluate_ms * 1e3),
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&eng->st_detect_us, (uint64_t)(v->detect_ms * 1e3),
+                              memory_order_relaxed);
     *out = v;
     return LOKI_OK;
 }

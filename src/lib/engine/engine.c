@@ -176,6 +176,18 @@ void loki__engine_scratch_put(loki_engine *eng, loki_scratch *s)
     pthread_mutex_unlock(&eng->pool_lock);
 }
 
+void loki_engine_stats_get(const loki_engine *eng, loki_engine_stats *out)
+{
+    loki_engine *e = (loki_engine *)eng; /* atomics are read-only here */
+    out->checks = atomic_load_explicit(&e->st_checks, memory_order_relaxed);
+    out->errors = atomic_load_explicit(&e->st_errors, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&e->st_bytes, memory_order_relaxed);
+    out->parallel = atomic_load_explicit(&e->st_parallel, memory_order_relaxed);
+    out->scan_ms = (double)atomic_load_explicit(&e->st_scan_us, memory_order_relaxed) / 1e3;
+    out->evaluate_ms = (double)atomic_load_explicit(&e->st_eval_us, memory_order_relaxed) / 1e3;
+    out->detect_ms = (double)atomic_load_explicit(&e->st_detect_us, memory_order_relaxed) / 1e3;
+}
+
 const char *loki_engine_fingerprint(const loki_engine *eng)
 {
     return eng->rs->fingerprint;

@@ -5,6 +5,8 @@
 #define LOKI_ENGINE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "../rules/rules.h"
 #include "../scan/scan.h"
@@ -15,6 +17,9 @@ struct loki_engine {
     loki_db db;
     pthread_mutex_t pool_lock;
     loki_scratch *pool; /* idle scratch spaces */
+    /* statistics (relaxed atomics: counters, not synchronisation) */
+    _Atomic uint64_t st_checks, st_errors, st_bytes, st_parallel;
+    _Atomic uint64_t st_scan_us, st_eval_us, st_detect_us;
 };
 
 typedef struct loki_verdict_impl {

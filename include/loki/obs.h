@@ -77,7 +77,7 @@ void loki_profiler_mem(loki_profiler *p, int op, int64_t bytes);
 /* Times the rest of the enclosing block as `name` (GCC/Clang cleanup attribute). */
 #define LOKI_PROF_SCOPE(prof, name)                                                                \
     loki_prof_scope LOKI__PCAT(loki__prof_scope_, __LINE__)                                        \
-        __attribute__((cleanup(loki_prof_end))) =                                                  \
+        __attribute__((cleanup(loki_prof_end), unused)) =                                                \
             loki_prof_begin((prof), loki_profiler_op((prof), (name)))
 /* Times the whole function, named after it: put it first in the body. */
 #define LOKI_PROF_FUNCTION(prof) LOKI_PROF_SCOPE(prof, __func__)

@@ -62,7 +62,7 @@ static int ensure_open(audit *a)
     if (a->db)
         return 0;
     double now = wall();
-    if (a->last_open_try && now - a->last_open_try < REOPEN_EVERY)
+    if (a->last_open_try != 0 && now - a->last_open_try < REOPEN_EVERY)
         return -1;
     a->last_open_try = now;
     sqlite3 *db = NULL;

@@ -45,8 +45,8 @@ int loki__breaker_allow(loki__breaker *br, uint64_t now)
         br->state = LOKI_BREAKER_HALF_OPEN;
         br->successes = 0;
         br->probing = 0;
-        /* fall through: the first call after the open period is the probe */
-        /* FALLTHROUGH */
+        /* the first call after the open period is the probe */
+        __attribute__((fallthrough));
     case LOKI_BREAKER_HALF_OPEN:
         if (br->probing == 0) {
             br->probing = 1;

@@ -16,7 +16,8 @@ void loki__err_clear(loki_error *err)
     err->offset = SIZE_MAX;
 }
 
-static void err_vfill(loki_error *err, loki_status code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void err_vfill(loki_error *err, loki_status code,
+                                                          const char *fmt, va_list ap)
 {
     err->code = code;
     vsnprintf(err->message, sizeof err->message, fmt, ap);

@@ -9,6 +9,9 @@
 #include <time.h>
 
 #include "loki/cache.h"
+#include <openssl/evp.h>
+
+#include "loki/extract.h"
 #include "server.h"
 
 /* ---- request parsing -------------------------------------------------------------------- */
@@ -213,6 +216,58 @@ static void audit_one(srv *s, srv_req *q, const vreq *v, const vres *r, double m
     audit_log(s->audit, &row);
 }
 
+/* Document uploads: a body whose Content-Type names a document format, or a JSON field
+ * "document_base64" (+ "filename"), is turned into text by the extractors. */
+static const char *const doc_types_ct[] = {
+    "application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "text/html", "text/markdown", "message/rfc822", "application/octet-stream", NULL};
+
+static int is_document_body(srv_req *q)
+{
+    const char *ct = srv_header(q, "Content-Type");
+    for (size_t i = 0; ct && doc_types_ct[i]; i++)
+        if (strncasecmp(ct, doc_types_ct[i], strlen(doc_types_ct[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* Decodes standard base64 (whitespace not allowed). Returns a malloc'd buffer or NULL. */
+static unsigned char *b64_decode(const char *in, size_t n, size_t *out_len)
+{
+    if (n % 4 != 0 || n > (size_t)INT32_MAX)
+        return NULL;
+    unsigned char *out = malloc(n / 4 * 3 + 1);
+    if (!out)
+        return NULL;
+    int k = n ? EVP_DecodeBlock(out, (const unsigned char *)in, (int)n) : 0;
+    if (k < 0) {
+        free(out);
+        return NULL;
+    }
+    size_t pad = (n >= 1 && in[n - 1] == '=') + (n >= 2 && in[n - 2] == '=');
+    *out_len = (size_t)k - pad;
+    return out;
+}
+
+/* Extracts text; on failure answers with 413 (limits), 415 (unknown format) or 400. */
+static int extract_upload(srv *s, srv_req *q, const void *data, size_t len, const char *name,
+                          loki_extracted **ex, vreq *v)
+{
+    loki_extract_options xo;
+    loki_extract_options_default(&xo);
+    xo.max_input_bytes = len + 1;
+    loki_error err;
+    loki_status st = loki_extract(data, len, name, &xo, ex, &err);
+    if (st == LOKI_ELIMIT)
+        return srv_error(s, q, 413, "document_too_large", "%s", err.message), -1;
+    if (st == LOKI_EINVAL)
+        return srv_error(s, q, 415, "unsupported_document", "%s", err.message), -1;
+    if (st != LOKI_OK)
+        return srv_error(s, q, 400, "invalid_document", "%s", err.message), -1;
+    v->text = loki_extracted_text(*ex, &v->len);
+    return 0;
+}
+
 /* Shared by /api/validate and the LOKI paths. */
 static int validate_common(srv *s, srv_req *q, int loki_shape)
 {
@@ -220,21 +275,51 @@ static int validate_common(srv *s, srv_req *q, int loki_shape)
     perr e = {0};
     char mods_buf[2048];
     cJSON *root = NULL;
+    loki_extracted *ex = NULL;
     memset(&v, 0, sizeof v);
     if (is_text_plain(q)) {
         if (parse_plain(q, &v, mods_buf, sizeof mods_buf, &e) != 0)
             return srv_error(s, q, e.status, e.code, "%s", e.msg);
+    } else if (is_document_body(q)) {
+        if (parse_plain(q, &v, mods_buf, sizeof mods_buf, &e) != 0)
+            return srv_error(s, q, e.status, e.code, "%s", e.msg);
+        if (extract_upload(s, q, q->body.p ? q->body.p : "", q->body.len,
+                           srv_arg(q, "filename"), &ex, &v) != 0)
+            return 0;
     } else if (is_json_or_none(q)) {
         root = parse_json(s, q);
         if (!root)
             return 0;
-        if (parse_doc(root, &v, &e) != 0) {
+        const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(root, "document_base64");
+        if (b64 && !cJSON_GetObjectItemCaseSensitive(root, "text")) {
+            if (!cJSON_IsString(b64)) {
+                cJSON_Delete(root);
+                return srv_error(s, q, 400, "invalid_type", "'document_base64' must be a string");
+            }
+            size_t bl = 0;
+            unsigned char *bytes = b64_decode(b64->valuestring, strlen(b64->valuestring), &bl);
+            if (!bytes) {
+                cJSON_Delete(root);
+                return srv_error(s, q, 400, "invalid_base64",
+                                 "'document_base64' is not valid base64");
+            }
+            const cJSON *fn = cJSON_GetObjectItemCaseSensitive(root, "filename");
+            int r = extract_upload(s, q, bytes, bl, cJSON_IsString(fn) ? fn->valuestring : NULL,
+                                   &ex, &v);
+            free(bytes);
+            if (r != 0 || parse_params(root, &v, &e) != 0) {
+                cJSON_Delete(root);
+                loki_extracted_destroy(ex);
+                return r != 0 ? 0 : srv_error(s, q, e.status, e.code, "%s", e.msg);
+            }
+        } else if (parse_doc(root, &v, &e) != 0) {
             cJSON_Delete(root);
             return srv_error(s, q, e.status, e.code, "%s", e.msg);
         }
     } else {
         return srv_error(s, q, 415, "unsupported_media_type",
-                         "send application/json ({\"text\": ...}) or text/plain");
+                         "send application/json ({\"text\": ...} or {\"document_base64\": ...}), "
+                         "text/plain, or a document (PDF, DOCX, HTML, Markdown, e-mail)");
     }
     double t0 = s->now();
     vres r;
@@ -242,6 +327,7 @@ static int validate_common(srv *s, srv_req *q, int loki_shape)
     q->cache_hit = r.cache_hit;
     audit_one(s, q, &v, &r, (s->now() - t0) * 1000);
     cJSON_Delete(root);
+    loki_extracted_destroy(ex);
     if (r.status != 200)
         return srv_error(s, q, r.status, r.code, "%s", r.msg);
     if (!loki_shape)

@@ -14,7 +14,7 @@ add_test(NAME e2e.server_warm_cache COMMAND $<TARGET_FILE:loki> check --fail-on 
 set_tests_properties(e2e.server_warm_cache PROPERTIES FIXTURES_SETUP loki_server_cache
   LABELS "e2e" TIMEOUT 600 ENVIRONMENT "LOKI_CACHE_DIR=${LOKI_SERVER_CACHE}")
 
-foreach(t api auth shutdown)
+foreach(t api auth shutdown formats)
   add_test(NAME e2e.server_${t} COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/e2e/server_${t}.py
     $<TARGET_FILE:loki> ${LOKI_SERVER_TMP})
   set_tests_properties(e2e.server_${t} PROPERTIES LABELS "e2e" TIMEOUT 180

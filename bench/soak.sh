@@ -39,7 +39,7 @@ i=0
 until grep -q "listening on" "$TMP/stderr"; do
     i=$((i + 1)); [ $i -gt 600 ] && { cat "$TMP/stderr" >&2; exit 1; }; sleep 0.1
 done
-PORT=$(sed -n 's/.*listening on [^:]*:\([0-9]*\).*/\1/p' "$TMP/stderr" | head -1)
+PORT=$(sed -n 's/.*listening on http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "$TMP/stderr" | head -1)
 wrk -t2 -c32 -d"${SECS}s" -s "$TMP/mixed.lua" "http://127.0.0.1:$PORT/api/validate" > "$TMP/wrk.txt" 2>&1 &
 WRK=$!
 : > "$TMP/rss"

@@ -61,6 +61,28 @@ def test_bad_documents(s):
                  "unsupported_media_type")
 
 
+def test_hostile_json(s):
+    # 100,000 nested arrays: refused as malformed (cJSON's nesting limit), not a stack overflow
+    expect_error(s.request("POST", "/api/validate", "[" * 100000 + "]" * 100000,
+                           {"Content-Type": "application/json"}), 400, "invalid_json")
+    expect_error(s.request("POST", "/api/validate", '{"text": ' + "[" * 5000 + "]" * 5000 + "}",
+                           {"Content-Type": "application/json"}), 400)
+    # huge numbers where booleans or strings belong: a type error, not a crash
+    expect_error(s.request("POST", "/api/validate", '{"text": 1e999999}',
+                           {"Content-Type": "application/json"}), 400, "invalid_type")
+    expect_error(s.request("POST", "/api/validate",
+                           '{"text": "x", "options": {"pretty": 123456789012345678901234567890}}',
+                           {"Content-Type": "application/json"}), 400, "invalid_type")
+    # duplicate keys: the first value is used (documented), the request still succeeds
+    v, _ = s.json("POST", "/api/validate", '{"text": "first", "text": "second"}',
+                  {"Content-Type": "application/json"})
+    assert v["document_bytes"] == len("first"), v["document_bytes"]
+    # a file name is only a format hint: a traversal path reads nothing from disk
+    v, _ = s.json("POST", "/api/validate?filename=../../../../etc/passwd", "plain words",
+                  {"Content-Type": "application/octet-stream"})
+    assert v["document_bytes"] == len("plain words")
+
+
 def setup():
     binary, tmp = binary_and_tmp()
     return Server(binary, tmp, name="formats").start()
@@ -72,5 +94,6 @@ def teardown(s):
 
 
 if __name__ == "__main__":
-    sys.exit(run([test_html_body, test_base64_field, test_markdown_body, test_bad_documents],
+    sys.exit(run([test_html_body, test_base64_field, test_markdown_body, test_bad_documents,
+                  test_hostile_json],
                  setup, teardown))

@@ -140,32 +140,6 @@ void srv_proxy_teardown(srv *s)
 
 /* ---- checking --------------------------------------------------------------------------- */
 
-static void summarize(const loki_verdict *v, srv_summary *sum)
-{
-    memset(sum, 0, sizeof *sum);
-    memcpy(sum->doc_sha256, v->document_hash, sizeof sum->doc_sha256);
-    sum->doc_bytes = v->document_bytes;
-    sum->risk = v->overall_risk;
-    memcpy(sum->fail_by_sev, v->fail_by_severity, sizeof sum->fail_by_sev);
-    memcpy(sum->warn_by_sev, v->warning_by_severity, sizeof sum->warn_by_sev);
-    sum->n_universal = (unsigned)v->n_universal;
-    for (size_t i = 0; i < v->n_modules; i++) {
-        const loki_module_result *m = &v->modules[i];
-        for (int k = 0; k < 5; k++)
-            sum->by_status[k] += m->summary[k];
-        if (sum->n_mod < SRV_MAX_MODULES) {
-            sum->mod_id[sum->n_mod] = m->module->id;
-            sum->mod_fail[sum->n_mod] = m->summary[LOKI_FAIL];
-            sum->mod_warn[sum->n_mod] = m->summary[LOKI_WARNING];
-            sum->n_mod++;
-        }
-    }
-    sum->scan_ms = v->scan_ms;
-    sum->evaluate_ms = v->evaluate_ms;
-    sum->detect_ms = v->detect_ms;
-    sum->total_ms = v->total_ms;
-}
-
 static void spans_json(sbuf *b, const loki_span *sp, size_t n)
 {
     char txt[256];
@@ -278,7 +252,7 @@ void px_check(srv *s, const char *text, size_t len, px_verdict *v)
     srv_hist_observe(&px->m.check, v->check_ms / 1000);
     v->ok = 1;
     v->risk = lv->overall_risk;
-    summarize(lv, &v->sum);
+    srv_summarize(lv, &v->sum);
     /* Risk LOW..CRITICAL blocks FAILs of severity LOW..CRITICAL (severity = risk + 1). */
     int block_sev = px->block_risk + 1;
     sbuf b;

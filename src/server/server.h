@@ -121,6 +121,9 @@ typedef struct srv_summary {
     double scan_ms, evaluate_ms, detect_ms, total_ms;
 } srv_summary;
 
+/* Fills sum from a verdict (for the audit log, metrics and replies). */
+void srv_summarize(const loki_verdict *v, srv_summary *sum);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Token buckets (ratelimit.c). `now` is passed in (seconds, any monotonic origin) so tests   */
 /* are deterministic. Thread-safe.                                                           */

@@ -128,7 +128,7 @@ static int decode(srv *s, char *val, size_t len, vres *r)
     return 0;
 }
 
-static void summarize(const loki_verdict *v, srv_summary *sum)
+void srv_summarize(const loki_verdict *v, srv_summary *sum)
 {
     memset(sum, 0, sizeof *sum);
     memcpy(sum->doc_sha256, v->document_hash, sizeof sum->doc_sha256);
@@ -210,7 +210,7 @@ static void check(srv *s, const vreq *q, vres *r)
         engine_error(r, st, &err);
         return;
     }
-    summarize(v, &r->sum);
+    srv_summarize(v, &r->sum);
     loki_verdict_destroy(v);
     srv_metrics *m = &s->m;
     atomic_fetch_add_explicit(&m->scan_us, (uint64_t)(r->sum.scan_ms * 1000), memory_order_relaxed);

@@ -153,29 +153,6 @@ static void *warm_worker(void *arg)
     }
 }
 
-/* The engine exactly as `loki serve` builds it (serve.c make_engine): same rule packs give
- * the same ruleset fingerprint, which is part of every key. */
-static int make_engine(srv *s)
-{
-    loki_engine_config cfg;
-    loki_engine_config_default(&cfg);
-    cfg.rules_path = s->cfg.rules[0] ? s->cfg.rules : cli_default_rules();
-    char *cache = NULL;
-    if (strcmp(s->cfg.cache_dir, "off") != 0)
-        cache = s->cfg.cache_dir[0] ? strdup(s->cfg.cache_dir) : cli_cache_dir();
-    cfg.cache_dir = cache;
-    cfg.max_document_bytes = s->cfg.max_body_bytes;
-    loki_error err;
-    loki_status st = loki_engine_create(&cfg, &s->eng, &err);
-    free(cache);
-    if (st != LOKI_OK) {
-        cli_print_error("loki cache warm: ", &err, st);
-        return -1;
-    }
-    s->fingerprint = loki_engine_fingerprint(s->eng);
-    return 0;
-}
-
 /* The cache as the server's (same prefix and TTL), Redis only: a value that could not reach
  * Redis would be lost with this process, so the memory tier is no near cache here. */
 static int make_cache(srv *s)
@@ -352,7 +329,7 @@ static int cache_warm(int argc, char **argv)
     s->now_unix = mono;
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
     s->ncpu = nc > 0 ? (unsigned)nc : 1;
-    if (load_config(s, &a) != 0 || make_engine(s) != 0 || make_cache(s) != 0)
+    if (load_config(s, &a) != 0 || srv_make_engine(s, "loki cache warm: ") != 0 || make_cache(s) != 0)
         goto out;
     rc = run_warm(s, &a, mods);
 out:

@@ -32,7 +32,7 @@ static double wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int make_engine(srv *s)
+int srv_make_engine(srv *s, const char *who)
 {
     loki_engine_config cfg;
     loki_engine_config_default(&cfg);
@@ -47,7 +47,7 @@ static int make_engine(srv *s)
     loki_status st = loki_engine_create(&cfg, &s->eng, &err);
     free(cache);
     if (st != LOKI_OK) {
-        cli_print_error("loki serve: ", &err, st);
+        cli_print_error(who, &err, st);
         return -1;
     }
     s->fingerprint = loki_engine_fingerprint(s->eng);
@@ -100,7 +100,7 @@ static int setup(srv *s)
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
     s->ncpu = nc > 0 ? (unsigned)nc : 1;
     pthread_mutex_init(&s->log_lock, NULL);
-    if (make_engine(s) != 0 || srv_catalog_init(s) != 0)
+    if (srv_make_engine(s, "loki serve: ") != 0 || srv_catalog_init(s) != 0)
         return -1;
     char keys[sizeof s->cfg.api_keys];
     char *kv[SRV_MAX_KEYS];

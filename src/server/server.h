@@ -121,8 +121,6 @@ typedef struct srv_summary {
     double scan_ms, evaluate_ms, detect_ms, total_ms;
 } srv_summary;
 
-/* Fills sum from a verdict (for the audit log, metrics and replies). */
-void srv_summarize(const loki_verdict *v, srv_summary *sum);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Token buckets (ratelimit.c). `now` is passed in (seconds, any monotonic origin) so tests   */
@@ -382,5 +380,12 @@ int srv_cluster_setup(srv *s);
 void srv_cluster_health(srv *s, sbuf *b, int *degraded, int detailed);
 /* Prometheus families loki_instance_info and loki_ratelimit_*. */
 void srv_cluster_metrics(srv *s, sbuf *o);
+
+/* Builds s->eng exactly as `loki serve` does (rules, compiled-rules cache, document cap), so
+ * `loki cache warm` gets the same ruleset fingerprint; errors are printed with `who`. */
+int srv_make_engine(srv *s, const char *who);
+
+/* Fills sum from a verdict (for the audit log, metrics and replies). */
+void srv_summarize(const loki_verdict *v, srv_summary *sum);
 
 #endif

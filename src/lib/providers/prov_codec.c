@@ -57,6 +57,33 @@ int64_t loki__js_int(const cJSON *obj, const char *key)
     return (int64_t)v->valuedouble;
 }
 
+void loki__usage_read(const cJSON *u, const char *in_key, const char *out_key, int64_t *in,
+                      int64_t *out)
+{
+    if (!cJSON_IsObject(u))
+        return;
+    int64_t v = loki__js_int(u, in_key);
+    if (v >= 0)
+        *in = v;
+    v = loki__js_int(u, out_key);
+    if (v >= 0)
+        *out = v;
+}
+
+loki_status loki__header_add(struct curl_slist **h, const char *prefix, const char *value)
+{
+    loki_buf b;
+    loki__buf_init(&b, 0);
+    loki__buf_adds(&b, prefix);
+    loki__buf_adds(&b, value);
+    struct curl_slist *n = b.oom ? NULL : curl_slist_append(*h, b.p);
+    loki__buf_release(&b);
+    if (!n)
+        return LOKI_ENOMEM;
+    *h = n;
+    return LOKI_OK;
+}
+
 int loki__set_str(char **dst, const char *s)
 {
     char *c = NULL;

@@ -35,27 +35,12 @@ static loki_status path(loki_buf *url, const char *model, int stream)
 
 static loki_status auth(struct curl_slist **h, const char *key)
 {
-    loki_buf b;
-    loki__buf_init(&b, 0);
-    loki__buf_printf(&b, "x-goog-api-key: %s", key);
-    struct curl_slist *n = b.oom ? NULL : curl_slist_append(*h, b.p);
-    loki__buf_release(&b);
-    if (!n)
-        return LOKI_ENOMEM;
-    *h = n;
-    return LOKI_OK;
+    return loki__header_add(h, "x-goog-api-key: ", key);
 }
 
 static void usage(const cJSON *u, int64_t *in, int64_t *out)
 {
-    if (!cJSON_IsObject(u))
-        return;
-    int64_t v = loki__js_int(u, "promptTokenCount");
-    if (v >= 0)
-        *in = v;
-    v = loki__js_int(u, "candidatesTokenCount");
-    if (v >= 0)
-        *out = v;
+    loki__usage_read(u, "promptTokenCount", "candidatesTokenCount", in, out);
 }
 
 static const cJSON *cand0(const cJSON *root)

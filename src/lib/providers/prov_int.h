@@ -58,6 +58,12 @@ const char *loki__js_str(const cJSON *obj, const char *key);
 int64_t loki__js_int(const cJSON *obj, const char *key);
 /* Replaces *dst with a copy of s (NULL clears). 0 or -1 on allocation failure. */
 int loki__set_str(char **dst, const char *s);
+/* Reads the token counts in_key/out_key of a usage object into *in and *out (left alone when
+ * absent). Each provider names them differently. */
+void loki__usage_read(const cJSON *u, const char *in_key, const char *out_key, int64_t *in,
+                      int64_t *out);
+/* Appends the header "<prefix><value>" (e.g. "x-api-key: " + key) to *h. */
+loki_status loki__header_add(struct curl_slist **h, const char *prefix, const char *value);
 /* Appends text to the decoder's accumulated text and points delta at it. */
 loki_status loki__decoder_add_text(loki_stream_decoder *d, const char *s, loki_stream_delta *delta);
 /* Records an error event. */

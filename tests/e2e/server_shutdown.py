@@ -44,22 +44,38 @@ def test_graceful_shutdown_in_flight(ctx):
     s.start()
     big = FCA_DOC * (1500000 // len(FCA_DOC))  # ~1.5 MB: a check takes a while
     results = []
+    bodies = [json.dumps({"text": "doc %d\n%s" % (i, big)}).encode() for i in range(3)]
+    conns = []
+    # Each client sends its headers and all but the last bytes of its body, so the three
+    # requests are in flight together however the machine schedules them; the tails go out
+    # together just before SIGTERM (the CI machine once finished one check before the third
+    # client had started).
+    for body in bodies:
+        c = s.conn(120)
+        c.putrequest("POST", "/api/validate")
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Content-Length", str(len(body)))
+        c.endheaders()
+        c.send(body[:-16])
+        conns.append(c)
 
-    def client(i):
+    def client(c, body):
         try:
-            st, _, data = s.request("POST", "/api/validate", {"text": "doc %d\n%s" % (i, big)},
-                                    timeout=120)
-            results.append((st, json.loads(data)))
+            r = c.getresponse()
+            data = r.read()
+            results.append((r.status, json.loads(data)))
         except Exception as e:  # noqa: BLE001
             results.append((None, repr(e)))
 
     idle = s.conn()  # an idle keep-alive connection must not hold shutdown up
     idle.request("GET", "/api/health")
     idle.getresponse().read()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(3)]
+    wait_for(lambda: s.json("GET", "/api/stats")[0]["in_flight"] >= 4, what="3 in flight")
+    for c, body in zip(conns, bodies):
+        c.send(body[-16:])
+    threads = [threading.Thread(target=client, args=cb) for cb in zip(conns, bodies)]
     for t in threads:
         t.start()
-    wait_for(lambda: s.json("GET", "/api/stats")[0]["in_flight"] >= 4, what="3 in flight")
     t_sig = time.time()
     s.proc.send_signal(signal.SIGTERM)
 

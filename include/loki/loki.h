@@ -85,6 +85,9 @@ typedef struct loki_engine_config {
     /* Documents at least this large are split into chunks scanned in parallel when jobs > 1
      * (default 1 MiB). */
     size_t parallel_threshold;
+    /* Streaming checks (loki_stream_*) work through the text in segments of about this many
+     * bytes (default 1 MiB, at least 4 KiB); memory use is a few segments. */
+    size_t stream_segment_bytes;
 } loki_engine_config;
 
 /* Fills *cfg with defaults (rules_path NULL: the caller must set it). */
@@ -188,6 +191,11 @@ typedef struct loki_check_options {
     /* When not NULL, the phases of the check (scan, evaluate, detectors) are timed into this
      * profiler (include/loki/obs.h). */
     struct loki_profiler *profiler;
+    /* When not NULL, called from the checking thread as a long check advances: `done` bytes
+     * of `total` (total is 0 when unknown, as for a stream). At most once per segment or
+     * scan phase, so it costs nothing measurable. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
 } loki_check_options;
 
 void loki_check_options_default(loki_check_options *opts);
@@ -271,6 +279,32 @@ typedef struct loki_verdict {
 loki_status loki_check(loki_engine *eng, const char *text, size_t len,
                        const loki_check_options *opts, loki_verdict **out, loki_error *err);
 void loki_verdict_destroy(loki_verdict *v);
+
+/*
+ * Streaming checks: a text of any size, fed in pieces of any size (a file or stdin), checked
+ * in bounded memory (a few stream_segment_bytes). The rule-pack verdict is exactly the one
+ * loki_check() gives for the whole text: same gates, statuses, spans with line/column, detected
+ * types, hash and size. The universal detectors run on each segment (cut at a line end) rather
+ * than on the whole text, so a contradiction between two distant segments is not reported
+ * and at most LOKI_STREAM_MAX_UNIVERSAL findings are kept; see docs/performance.md.
+ * max_document_bytes does not apply. A stream is used by one thread at a time.
+ *
+ *   loki_stream_begin()  checks the options (LOKI_EINVAL for an unknown module or type);
+ *   loki_stream_feed()   takes the next bytes; invalid UTF-8 or a NUL byte fails with
+ *                        LOKI_EENCODING located at its document offset/line/column, and every
+ *                        later call then fails the same way;
+ *   loki_stream_end()    finishes and returns the verdict (free with loki_verdict_destroy);
+ *   loki_stream_destroy() frees the stream (always, also after an error; NULL is a no-op).
+ */
+#define LOKI_STREAM_MAX_UNIVERSAL 1000u
+typedef struct loki_stream loki_stream;
+loki_status loki_stream_begin(loki_engine *eng, const loki_check_options *opts,
+                              loki_stream **out, loki_error *err);
+loki_status loki_stream_feed(loki_stream *st, const void *data, size_t len, loki_error *err);
+loki_status loki_stream_end(loki_stream *st, loki_verdict **out, loki_error *err);
+void loki_stream_destroy(loki_stream *st);
+/* Bytes fed so far. */
+uint64_t loki_stream_bytes(const loki_stream *st);
 
 enum {
     LOKI_JSON_PRETTY = 1u << 0,     /* indent with two spaces */

@@ -31,6 +31,16 @@ char *cli_cache_dir(void);
 /* Reads a file ("-" = stdin) up to max bytes. Returns 0, or -1 with a message in errbuf. */
 int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
                   size_t errsz);
+/* Streaming checks (check_stream.c). cli_check_stream() feeds pre[0, pre_len) and then the
+ * rest of f to a streaming check; returns 0 with *out, or -1 with a message. */
+int cli_check_stream(loki_engine *eng, FILE *f, const char *pre, size_t pre_len,
+                     const loki_check_options *opts, const char *name, uint64_t size_hint,
+                     loki_verdict **out, char *errmsg, size_t errsz);
+/* Reads up to limit bytes; *more says whether f has more. 0, or -1 on a read error/OOM. */
+int cli_read_prefix(FILE *f, size_t limit, char **out, size_t *len, int *more);
+/* 0 when the name says the file is a document format (extracted, never streamed). */
+int cli_streamable_name(const char *path);
+
 /* Value of "--opt=value" or "--opt value"; advances *i. NULL if argv[*i] is not --opt. */
 const char *cli_optval(int argc, char **argv, int *i, const char *opt, int *missing);
 void cli_print_error(const char *prefix, const loki_error *err, loki_status st);

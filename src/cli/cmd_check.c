@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* `loki check`: read each input, check it, render text/JSON/SARIF, and pick the exit code. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,7 +24,11 @@ static void check_usage(FILE *f)
             "  --color WHEN        auto (default), always, never\n"
             "  --compact           json: one line per verdict\n"
             "  --no-timings        json: omit timestamp and timings (stable output)\n"
-            "  --max-bytes N       largest input accepted (default 268435456)\n"
+            "  --max-bytes N       largest input held in memory (default 268435456)\n"
+            "  --stream            check plain-text input as a stream, in bounded memory,\n"
+            "                      whatever its size (no document extraction)\n"
+            "  --stream-above N    stream plain-text inputs larger than N bytes automatically\n"
+            "                      (default 67108864; 0 = never)\n"
             "  --rules DIR         rule packs (default: the bundled rules)\n"
             "  --no-cache          do not use the compiled-rules cache\n"
             "  --jobs N            threads for one large document (default: CPUs)\n"
@@ -105,6 +111,86 @@ static void print_json_with_file(FILE *f, const char *name, const char *json, in
     (void)json;
 }
 
+/* Starts with bytes that say "a document format, not plain text"? */
+static int document_magic(const char *p, size_t n)
+{
+    return (n >= 4 && memcmp(p, "%PDF", 4) == 0) || (n >= 4 && memcmp(p, "PK\3\4", 4) == 0) ||
+           (n >= 2 && (((unsigned char)p[0] == 0xFF && (unsigned char)p[1] == 0xFE) ||
+                       ((unsigned char)p[0] == 0xFE && (unsigned char)p[1] == 0xFF)));
+}
+
+/*
+ * Streams the input when asked to, or when it is plain text larger than stream_above. Returns
+ * -1 with a message; otherwise *done = 1 with *v set when it was streamed, or the input read
+ * into memory (*text, *len: small standard input) or left for the caller (both NULL/0).
+ */
+static int stream_input(loki_engine *eng, const char *path, const char *name,
+                        const loki_check_options *opts, int force, size_t stream_above,
+                        loki_verdict **v, char **text, size_t *len, int *done, char *eb,
+                        size_t ebsz)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        snprintf(eb, ebsz, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    int regular = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode);
+    if (!is_stdin && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        snprintf(eb, ebsz, "is a directory");
+        return -1;
+    }
+    int rc = 0;
+    char head[8];
+    if (!force && regular) {
+        /* A file: its size decides, and its first bytes (a PDF or DOCX is never streamed). */
+        size_t hn = (size_t)sb.st_size > stream_above && (is_stdin || cli_streamable_name(path))
+                        ? fread(head, 1, sizeof head, f)
+                        : 0;
+        if (hn == 0 || document_magic(head, hn)) {
+            if (!is_stdin)
+                fclose(f);
+            else if (hn && fseek(f, 0, SEEK_SET) != 0)
+                rc = -1, snprintf(eb, ebsz, "cannot re-read standard input");
+            return rc;
+        }
+        rc = cli_check_stream(eng, f, head, hn, opts, name, (uint64_t)sb.st_size, v, eb, ebsz);
+        *done = rc == 0;
+    } else if (!force) {
+        /* A pipe: read up to the limit; only if there is more does it become a stream. */
+        char *pre = NULL;
+        size_t n = 0;
+        int more = 0;
+        if (cli_read_prefix(f, stream_above, &pre, &n, &more)) {
+            snprintf(eb, ebsz, "read error or out of memory");
+            rc = -1;
+        } else if (!more || document_magic(pre, n)) {
+            *text = pre;
+            *len = n;
+            if (more) {
+                free(pre);
+                *text = NULL;
+                rc = -1;
+                snprintf(eb, ebsz, "a document of more than %zu bytes on standard input; save "
+                                   "it to a file", stream_above);
+            }
+        } else {
+            rc = cli_check_stream(eng, f, pre, n, opts, name, 0, v, eb, ebsz);
+            free(pre);
+            *done = rc == 0;
+        }
+    } else {
+        rc = cli_check_stream(eng, f, NULL, 0, opts, name, regular ? (uint64_t)sb.st_size : 0, v,
+                              eb, ebsz);
+        *done = rc == 0;
+    }
+    if (!is_stdin)
+        fclose(f);
+    return rc;
+}
+
 int cmd_check(int argc, char **argv)
 {
     cli_common c = {0};
@@ -112,7 +198,8 @@ int cmd_check(int argc, char **argv)
     int fail_on = LOKI_SEV_HIGH, all = 0, compact = 0, no_timings = 0, profile = 0;
     int no_universal = 0, input_format = LOKI_FORMAT_AUTO, stats = 0;
     loki_profiler *prof = NULL;
-    size_t max_bytes = 256u << 20;
+    size_t max_bytes = 256u << 20, stream_above = 64u << 20;
+    int force_stream = 0;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t n_files = 0;
     int rc = EXIT_USAGE;
@@ -156,6 +243,17 @@ int cmd_check(int argc, char **argv)
                 goto out;
             }
             max_bytes = (size_t)m;
+        } else if ((v = cli_optval(argc, argv, &i, "--stream-above", &missing))) {
+            char *end;
+            errno = 0;
+            unsigned long long m = strtoull(v, &end, 10);
+            if (*end || *v == '-' || errno) {
+                fprintf(stderr, "loki: --stream-above: not a number of bytes: '%s'\n", v);
+                goto out;
+            }
+            stream_above = (size_t)m;
+        } else if (strcmp(argv[i], "--stream") == 0) {
+            force_stream = 1;
         } else if (strcmp(argv[i], "--stats") == 0) {
             stats = 1;
         } else if (strcmp(argv[i], "--no-universal") == 0) {
@@ -223,9 +321,30 @@ int cmd_check(int argc, char **argv)
         char *text = NULL;
         size_t len = 0;
         char eb[300];
+        int rr = 0, done = 0;
+        int textual = input_format == LOKI_FORMAT_AUTO || input_format == LOKI_FORMAT_TEXT;
+        if (force_stream || (stream_above && textual)) {
+            /* Streamed: forced, or plain text too large to hold (a file larger than
+             * --stream-above, or standard input that turns out to be). */
+            rr = stream_input(eng, files[i], in[i].name, &opts, force_stream, stream_above,
+                              &in[i].v, &text, &len, &done, eb, sizeof eb);
+        }
+        if (!rr && text && len > max_bytes) {
+            free(text);
+            text = NULL;
+            rr = -1;
+            snprintf(eb, sizeof eb, "larger than the %zu-byte limit (--max-bytes)", max_bytes);
+        }
         loki_prof_scope rs = loki_prof_begin(prof, op_read);
-        int rr = cli_read_file(files[i], max_bytes, &text, &len, eb, sizeof eb);
+        if (!rr && !done && !text)
+            rr = cli_read_file(files[i], max_bytes, &text, &len, eb, sizeof eb);
         loki_prof_end(&rs);
+        if (!rr && !text && done) {
+            int w = worst_fail(in[i].v);
+            if (fail_on > LOKI_SEV_NONE && w >= fail_on)
+                findings = 1;
+            continue;
+        }
         if (rr) {
             snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", eb);
             in[i].failed = 1;

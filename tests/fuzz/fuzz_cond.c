@@ -27,8 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(expr, data, size);
     expr[size] = '\0';
     loki_match ma[] = {{1, 3, 0}, {10, 20, 1}};
-    loki_set_matches sets[3] = {{ma, 2, 2, 2}, {ma + 1, 1, 1, 1}, {NULL, 0, 0, 0}};
-    loki_match_table mt = {sets, 3};
+    loki_set_matches sets[3] = {
+        {.m = ma, .n = 2, .cap = 2, .total = 2, .distinct = 2},
+        {.m = ma + 1, .n = 1, .cap = 1, .total = 1, .distinct = 1},
+        {.m = NULL, .n = 0, .cap = 0, .total = 0, .distinct = 0},
+    };
+    loki_match_table mt = {.sets = sets, .n_sets = 3};
     loki_arena a;
     loki__arena_init(&a);
     loki_cond *c = NULL;

@@ -32,10 +32,10 @@ static loki_match_table mt = {sets, 4};
 static int setup(void **st)
 {
     (void)st;
-    sets[0] = (loki_set_matches){ma, 3, 3, 2};
-    sets[1] = (loki_set_matches){mb, 1, 1, 1};
-    sets[2] = (loki_set_matches){mc, 1, 1, 1};
-    sets[3] = (loki_set_matches){NULL, 0, 0, 0};
+    sets[0] = (loki_set_matches){.m = ma, .n = 3, .cap = 3, .total = 3, .distinct = 2};
+    sets[1] = (loki_set_matches){.m = mb, .n = 1, .cap = 1, .total = 1, .distinct = 1};
+    sets[2] = (loki_set_matches){.m = mc, .n = 1, .cap = 1, .total = 1, .distinct = 1};
+    sets[3] = (loki_set_matches){.m = NULL, .n = 0, .cap = 0, .total = 0, .distinct = 0};
     return 0;
 }
 

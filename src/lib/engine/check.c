@@ -61,7 +61,7 @@ static loki_status build_spans(eval_ctx *cx, const loki_outcome *o, loki_finding
     const loki_ruleset *rs = cx->eng->rs;
     size_t total = 0;
     for (size_t k = 0; k < o->n_span_sets; k++)
-        total += cx->mt->sets[o->span_sets[k]].n;
+        total += cx->mt->sets[o->span_sets[k]].total;
     if (total == 0)
         return LOKI_OK;
     size_t cap = cx->eng->cfg.max_spans_per_finding;
@@ -72,7 +72,7 @@ static loki_status build_spans(eval_ctx *cx, const loki_outcome *o, loki_finding
     loki_span *sp = loki__arena_array(cx->arena, n, sizeof *sp);
     if (!sp)
         return LOKI_ENOMEM;
-    if (!cx->have_pm) {
+    if (!cx->have_pm && cx->text) {
         if (loki__posmap_init(&cx->pm, cx->text, cx->len))
             return LOKI_ENOMEM;
         cx->have_pm = 1;
@@ -91,7 +91,8 @@ static loki_status build_spans(eval_ctx *cx, const loki_outcome *o, loki_finding
         if (best < 0)
             break;
         unsigned si = o->span_sets[best];
-        const loki_match *m = &cx->mt->sets[si].m[idx[best]++];
+        const loki_set_matches *sm = &cx->mt->sets[si];
+        const loki_match *m = &sm->m[idx[best]++];
         if (m->start == last_s && m->end == last_e)
             continue; /* the same text found by two sets */
         last_s = m->start;
@@ -99,6 +100,19 @@ static loki_status build_spans(eval_ctx *cx, const loki_outcome *o, loki_finding
         loki_span *s = &sp[out++];
         s->start = m->start;
         s->end = m->end;
+        s->label = rs->sets[si].name;
+        if (sm->loc) { /* streamed: located while the text was in memory */
+            const loki_match_loc *l = &sm->loc[m - sm->m];
+            s->line = l->line;
+            s->column = l->column;
+            s->char_start = l->char_start;
+            s->char_end = l->char_end;
+            s->text = loki__arena_strndup(cx->arena, l->text, l->text_len);
+            s->text_len = l->text_len;
+            if (!s->text)
+                return LOKI_ENOMEM;
+            continue;
+        }
         size_t cp_end;
         loki__posmap_locate(&cx->pm, m->start, &s->line, &s->column, &s->char_start);
         loki__posmap_locate(&cx->pm, m->end, NULL, NULL, &cp_end);
@@ -115,7 +129,6 @@ static loki_status build_spans(eval_ctx *cx, const loki_outcome *o, loki_finding
         if (!copy)
             return LOKI_ENOMEM;
         s->text = copy;
-        s->label = rs->sets[si].name;
     }
     f->spans = sp;
     f->n_spans = out;
@@ -206,7 +219,10 @@ static loki_status detect_types(eval_ctx *cx, loki_verdict *v)
             return LOKI_ENOMEM;
         for (size_t j = 0; j < k; j++) {
             size_t l = sm->m[j].end - sm->m[j].start;
-            sigs[i][j] = loki__arena_strndup(cx->arena, cx->text + sm->m[j].start, l > 80 ? 80 : l);
+            const char *t = cx->text ? cx->text + sm->m[j].start : sm->loc[j].text;
+            if (!cx->text && l > sm->loc[j].text_len)
+                l = sm->loc[j].text_len;
+            sigs[i][j] = loki__arena_strndup(cx->arena, t, l > 80 ? 80 : l);
             if (!sigs[i][j])
                 return LOKI_ENOMEM;
         }
@@ -236,18 +252,20 @@ static loki_gate_status lookup_gate(void *ctx, const char *module, const char *g
 static loki_status run_detectors(eval_ctx *cx, loki_verdict *v, const char *type,
                                  loki_error *err)
 {
-    if (!cx->have_pm) {
-        if (loki__posmap_init(&cx->pm, cx->text, cx->len))
-            return loki__err(err, LOKI_ENOMEM, "out of memory");
-        cx->have_pm = 1;
-    }
-    loki_detect_input in = {cx->text, cx->len, type, &cx->pm, cx->arena,
-                            cx->eng->cfg.max_spans_per_finding};
-    loki_universal_finding *u = NULL;
-    size_t n = 0;
-    loki_status st = loki__detect_all(&in, &u, &n, err);
-    if (st != LOKI_OK)
-        return st;
+    loki_universal_finding *u = (loki_universal_finding *)v->universal;
+    size_t n = v->n_universal;
+    if (cx->text) {
+        if (!cx->have_pm) {
+            if (loki__posmap_init(&cx->pm, cx->text, cx->len))
+                return loki__err(err, LOKI_ENOMEM, "out of memory");
+            cx->have_pm = 1;
+        }
+        loki_detect_input in = {cx->text, cx->len, type, &cx->pm, cx->arena,
+                                cx->eng->cfg.max_spans_per_finding};
+        loki_status st = loki__detect_all(&in, &u, &n, err);
+        if (st != LOKI_OK)
+            return st;
+    } /* else streamed: the detectors ran segment by segment (stream.c) */
     loki_universal_finding *all = loki__arena_array(cx->arena, n + 8, sizeof *all);
     if (!all)
         return loki__err(err, LOKI_ENOMEM, "out of memory");
@@ -278,11 +296,72 @@ static void risk(loki_verdict *v)
         v->overall_risk = LOKI_RISK_LOW;
 }
 
-static loki_status validate(loki_engine *eng, const char *text, size_t len,
-                            const loki_check_options *o, loki_error *err)
+/* Evaluates every requested module against the match table, then the universal detectors,
+ * into v. Shared by loki_check() and streaming checks (cx->text NULL: spans and detector
+ * findings were recorded while the text streamed past). */
+static loki_status evaluate(eval_ctx *cx, const loki_check_options *opts, const char *type,
+                            const int *applies, loki_verdict *v, loki_prof_scope *ps_eval,
+                            double *t2, loki_error *err)
 {
-    if (!text && len)
-        return loki__err(err, LOKI_EINVAL, "text is NULL");
+    loki_engine *eng = cx->eng;
+    const loki_ruleset *rs = eng->rs;
+    loki_verdict_impl *vi = (loki_verdict_impl *)v;
+    loki_status st = LOKI_OK;
+    v->document_type = type;
+    v->ruleset_fingerprint = rs->fingerprint;
+    size_t nm = 0;
+    for (size_t i = 0; i < rs->n_modules; i++)
+        nm += module_requested(opts, rs->modules[i].info.id);
+    loki_module_result *mr = loki__arena_array(&vi->arena, nm ? nm : 1, sizeof *mr);
+    if (!mr) {
+        st = loki__err(err, LOKI_ENOMEM, "out of memory");
+        return st;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < rs->n_modules; i++) {
+        const loki_module *m = &rs->modules[i];
+        if (!module_requested(opts, m->info.id))
+            continue;
+        loki_module_result *r = &mr[k++];
+        r->module = &m->info;
+        r->applicable = applies[i];
+        loki_finding *fs = loki__arena_array(&vi->arena, m->info.n_gates, sizeof *fs);
+        if (!fs) {
+            st = loki__err(err, LOKI_ENOMEM, "out of memory");
+            return st;
+        }
+        for (size_t g = 0; g < m->info.n_gates; g++) {
+            if (eval_gate(cx, &m->gates[g], r->applicable, &fs[g]) != LOKI_OK) {
+                st = loki__err(err, LOKI_ENOMEM, "out of memory");
+                return st;
+            }
+            r->summary[fs[g].status]++;
+            if (fs[g].status == LOKI_FAIL)
+                v->fail_by_severity[fs[g].severity]++;
+            else if (fs[g].status == LOKI_WARNING)
+                v->warning_by_severity[fs[g].severity]++;
+        }
+        r->findings = fs;
+        r->n_findings = m->info.n_gates;
+    }
+    v->modules = mr;
+    v->n_modules = nm;
+    prof_end(ps_eval);
+    *t2 = loki__now_ms();
+    if (!opts->no_universal) {
+        loki_prof_scope ps_det = prof_begin(opts->profiler, "detectors");
+        st = run_detectors(cx, v, type, err);
+        prof_end(&ps_det);
+        if (st != LOKI_OK)
+            return st;
+    }
+    risk(v);
+    return LOKI_OK;
+}
+
+loki_status loki__check_options_valid(const loki_engine *eng, const loki_check_options *o,
+                                      loki_error *err)
+{
     if (o->document_type && !loki_document_type_valid(o->document_type))
         return loki__err(err, LOKI_EINVAL,
                          "unknown document type '%s' (run 'loki types' for the list)",
@@ -301,6 +380,17 @@ static loki_status validate(loki_engine *eng, const char *text, size_t len,
                              o->modules[i], list);
         }
     }
+    return LOKI_OK;
+}
+
+static loki_status validate(loki_engine *eng, const char *text, size_t len,
+                            const loki_check_options *o, loki_error *err)
+{
+    if (!text && len)
+        return loki__err(err, LOKI_EINVAL, "text is NULL");
+    loki_status st = loki__check_options_valid(eng, o, err);
+    if (st != LOKI_OK)
+        return st;
     if (len > eng->cfg.max_document_bytes)
         return loki__err(err, LOKI_ELIMIT, "document is %zu bytes; the limit is %zu", len,
                          eng->cfg.max_document_bytes);
@@ -319,6 +409,31 @@ static loki_status validate(loki_engine *eng, const char *text, size_t len,
         return LOKI_EENCODING;
     }
     return LOKI_OK;
+}
+
+loki_status loki__check_finish_stream(loki_engine *eng, const loki_check_options *opts,
+                                      loki_scratch *s, loki_verdict *v, double *eval_ms,
+                                      loki_error *err)
+{
+    loki_ruleset *rs = eng->rs;
+    loki_verdict_impl *vi = (loki_verdict_impl *)v;
+    eval_ctx cx = {.eng = eng, .text = NULL, .len = v->document_bytes, .arena = &vi->arena,
+                   .mt = &s->mt, .s = s};
+    const char *type = opts->document_type ? opts->document_type : "unknown";
+    int by_domain = strcmp(type, "unknown") == 0 || strcmp(type, "ai_generated") == 0;
+    int *applies = loki__arena_array(&vi->arena, rs->n_modules ? rs->n_modules : 1,
+                                     sizeof *applies);
+    if (!applies || (by_domain && detect_types(&cx, v) != LOKI_OK))
+        return loki__err(err, LOKI_ENOMEM, "out of memory");
+    for (size_t i = 0; i < rs->n_modules; i++)
+        applies[i] = module_requested(opts, rs->modules[i].info.id) &&
+                     module_applies(&rs->modules[i], type, cx.mt);
+    loki_prof_scope ps_eval = prof_begin(opts->profiler, "evaluate");
+    double t1 = loki__now_ms(), t2 = t1;
+    loki_status st = evaluate(&cx, opts, type, applies, v, &ps_eval, &t2, err);
+    prof_end(&ps_eval);
+    *eval_ms = t2 - t1;
+    return st;
 }
 
 loki_status loki_check(loki_engine *eng, const char *text, size_t len,
@@ -389,61 +504,16 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     double t1 = loki__now_ms();
     prof_end(&ps_scan);
     ps_eval = prof_begin(opts->profiler, "evaluate");
-    v->document_type = type;
     v->document_bytes = len;
-    v->ruleset_fingerprint = rs->fingerprint;
     v->timestamp = opts->timestamp ? opts->timestamp : (int64_t)time(NULL);
     if (loki__sha256_hex(cx.text, len, v->document_hash)) {
         st = loki__err(err, LOKI_EINTERNAL, "SHA-256 failed");
         goto out;
     }
-    size_t nm = 0;
-    for (size_t i = 0; i < rs->n_modules; i++)
-        nm += module_requested(opts, rs->modules[i].info.id);
-    loki_module_result *mr = loki__arena_array(&vi->arena, nm ? nm : 1, sizeof *mr);
-    if (!mr) {
-        st = loki__err(err, LOKI_ENOMEM, "out of memory");
+    double t2 = 0;
+    st = evaluate(&cx, opts, type, applies, v, &ps_eval, &t2, err);
+    if (st != LOKI_OK)
         goto out;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < rs->n_modules; i++) {
-        const loki_module *m = &rs->modules[i];
-        if (!module_requested(opts, m->info.id))
-            continue;
-        loki_module_result *r = &mr[k++];
-        r->module = &m->info;
-        r->applicable = applies[i];
-        loki_finding *fs = loki__arena_array(&vi->arena, m->info.n_gates, sizeof *fs);
-        if (!fs) {
-            st = loki__err(err, LOKI_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (size_t g = 0; g < m->info.n_gates; g++) {
-            if (eval_gate(&cx, &m->gates[g], r->applicable, &fs[g]) != LOKI_OK) {
-                st = loki__err(err, LOKI_ENOMEM, "out of memory");
-                goto out;
-            }
-            r->summary[fs[g].status]++;
-            if (fs[g].status == LOKI_FAIL)
-                v->fail_by_severity[fs[g].severity]++;
-            else if (fs[g].status == LOKI_WARNING)
-                v->warning_by_severity[fs[g].severity]++;
-        }
-        r->findings = fs;
-        r->n_findings = m->info.n_gates;
-    }
-    v->modules = mr;
-    v->n_modules = nm;
-    prof_end(&ps_eval);
-    double t2 = loki__now_ms();
-    if (!opts->no_universal) {
-        loki_prof_scope ps_det = prof_begin(opts->profiler, "detectors");
-        st = run_detectors(&cx, v, type, err);
-        prof_end(&ps_det);
-        if (st != LOKI_OK)
-            goto out;
-    }
-    risk(v);
     double t3 = loki__now_ms();
     v->detect_ms = t3 - t2;
     v->scan_ms = t1 - t0;

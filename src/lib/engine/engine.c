@@ -85,6 +85,7 @@ void loki_engine_config_default(loki_engine_config *cfg)
     cfg->max_spans_per_finding = 50;
     cfg->jobs = 1;
     cfg->parallel_threshold = 1u << 20;
+    cfg->stream_segment_bytes = 1u << 20;
 }
 
 void loki_check_options_default(loki_check_options *opts)
@@ -117,9 +118,22 @@ loki_status loki_engine_create(const loki_engine_config *cfg, loki_engine **out,
         eng->cfg.jobs = 64;
     if (!eng->cfg.parallel_threshold)
         eng->cfg.parallel_threshold = 1u << 20;
+    if (!eng->cfg.stream_segment_bytes)
+        eng->cfg.stream_segment_bytes = 1u << 20;
+    if (eng->cfg.stream_segment_bytes < 4096)
+        eng->cfg.stream_segment_bytes = 4096;
     if (pthread_mutex_init(&eng->pool_lock, NULL) != 0) {
         loki__free(eng);
         return loki__err(err, LOKI_ENOMEM, "cannot create a mutex");
+    }
+    if (pthread_mutex_init(&eng->sdb_lock, NULL) != 0) {
+        pthread_mutex_destroy(&eng->pool_lock);
+        loki__free(eng);
+        return loki__err(err, LOKI_ENOMEM, "cannot create a mutex");
+    }
+    if (cfg->cache_dir && !(eng->cache_dir = loki__strdup(cfg->cache_dir))) {
+        loki_engine_destroy(eng);
+        return loki__err(err, LOKI_ENOMEM, "out of memory");
     }
     loki_load_config lc = {cfg->rules_path, cfg->modules, cfg->n_modules, eng->cfg.max_pack_bytes};
     loki_status st = loki__rules_load(&lc, &eng->rs, err);
@@ -149,9 +163,24 @@ void loki_engine_destroy(loki_engine *eng)
         s = n;
     }
     loki__db_release(&eng->db);
+    loki__db_release(&eng->sdb);
     loki__rules_free(eng->rs);
     pthread_mutex_destroy(&eng->pool_lock);
+    pthread_mutex_destroy(&eng->sdb_lock);
+    loki__free(eng->cache_dir);
     loki__free(eng);
+}
+
+const loki_db *loki__engine_stream_db(loki_engine *eng, loki_error *err)
+{
+    pthread_mutex_lock(&eng->sdb_lock);
+    loki_status st = LOKI_OK;
+    if (!eng->sdb_ready) {
+        st = loki__db_build_stream(eng->rs, eng->cache_dir, &eng->sdb, err);
+        eng->sdb_ready = st == LOKI_OK;
+    }
+    pthread_mutex_unlock(&eng->sdb_lock);
+    return st == LOKI_OK ? &eng->sdb : NULL;
 }
 
 loki_scratch *loki__engine_scratch_get(loki_engine *eng)

@@ -20,6 +20,9 @@ static int close_enough(const loki_match *x, const loki_match *y, size_t n)
 
 long loki__cond_near(const loki_cond *c, const loki_match_table *mt)
 {
+    for (size_t k = 0; k < mt->n_near; k++)
+        if (mt->near_conds[k] == c)
+            return mt->near_true[k];
     const loki_set_matches *a = &mt->sets[c->args[0]], *b = &mt->sets[c->args[1]];
     size_t n = (size_t)c->num;
     size_t i = 0, j = 0;

@@ -43,15 +43,33 @@ typedef struct loki_match {
     unsigned pattern;
 } loki_match;
 
+/* Where a kept match lies, recorded while its text was still in memory (streaming checks keep
+ * only the first matches of each set and forget the text; see engine/stream.c). */
+typedef struct loki_match_loc {
+    unsigned line, column;
+    size_t char_start, char_end;
+    const char *text; /* at most 200 bytes, not cut inside a UTF-8 sequence */
+    size_t text_len;
+} loki_match_loc;
+
 typedef struct loki_set_matches {
     loki_match *m;
     size_t n, cap;
+    size_t total;       /* matches in the document: n, unless a streaming check kept fewer */
+    loki_match_loc *loc; /* streaming only: the locations of m[0..n) */
     unsigned distinct;
 } loki_set_matches;
+
+struct loki_cond;
 
 typedef struct loki_match_table {
     loki_set_matches *sets; /* indexed by set */
     size_t n_sets;
+    /* Streaming checks evaluate near() while the text streams past (the matches are not all
+     * kept): near_true[i] is the answer for near_conds[i]. NULL otherwise. */
+    const struct loki_cond *const *near_conds;
+    const unsigned char *near_true;
+    size_t n_near;
 } loki_match_table;
 
 /* ---- conditions ---- */

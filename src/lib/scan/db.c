@@ -15,6 +15,7 @@
 
 #define HS_FLAGS (HS_FLAG_CASELESS | HS_FLAG_DOTALL)
 #define MAGIC "LOKIDB03"
+#define MAGIC_STREAM "LOKIST03"
 
 typedef struct cache_header {
     char magic[8];
@@ -45,15 +46,16 @@ static int mkdirs(const char *dir)
     return 0;
 }
 
-static void cache_path(const loki_ruleset *rs, const char *dir, char *out, size_t n)
+static void cache_path(const loki_ruleset *rs, const char *dir, unsigned mode, char *out,
+                       size_t n)
 {
-    snprintf(out, n, "%s/%s.hsdb", dir, rs->fingerprint);
+    snprintf(out, n, "%s/%s.%s", dir, rs->fingerprint, mode == HS_MODE_STREAM ? "hsstream" : "hsdb");
 }
 
-static void header_fill(cache_header *h, const loki_ruleset *rs)
+static void header_fill(cache_header *h, const loki_ruleset *rs, unsigned mode)
 {
     memset(h, 0, sizeof *h);
-    memcpy(h->magic, MAGIC, 8);
+    memcpy(h->magic, mode == HS_MODE_STREAM ? MAGIC_STREAM : MAGIC, 8);
     memcpy(h->fingerprint, rs->fingerprint, 64);
     snprintf(h->hs_version, sizeof h->hs_version, "%s", hs_version());
     h->n_patterns = (uint32_t)rs->n_patterns;
@@ -74,17 +76,17 @@ static int digest(const unsigned *widths, size_t nw, const char *db, size_t dble
  * header's SHA-256 over everything after the header. A zero length is an empty database. */
 
 /* Returns 0 and fills db when a valid cache file exists. */
-static int cache_load(const loki_ruleset *rs, const char *dir, loki_db *db)
+static int cache_load(const loki_ruleset *rs, const char *dir, unsigned mode, loki_db *db)
 {
     char path[4200];
-    cache_path(rs, dir, path, sizeof path);
+    cache_path(rs, dir, mode, path, sizeof path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
     int rc = -1;
     char *body = NULL;
     cache_header h, want;
-    header_fill(&want, rs);
+    header_fill(&want, rs, mode);
     size_t want_dbs = rs->n_modules + 1;
     if (fread(&h, sizeof h, 1, f) != 1)
         goto out;
@@ -140,7 +142,7 @@ out:
     return rc;
 }
 
-static void cache_store(const loki_ruleset *rs, const char *dir, const loki_db *db)
+static void cache_store(const loki_ruleset *rs, const char *dir, unsigned mode, const loki_db *db)
 {
     if (mkdirs(dir) != 0)
         return;
@@ -162,10 +164,10 @@ static void cache_store(const loki_ruleset *rs, const char *dir, const loki_db *
         free(blob); /* allocated by Vectorscan's misc allocator (malloc) */
     }
     cache_header h;
-    header_fill(&h, rs);
+    header_fill(&h, rs, mode);
     h.db_len = b.len;
     char path[4200], tmp[4300];
-    cache_path(rs, dir, path, sizeof path);
+    cache_path(rs, dir, mode, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (!b.oom && digest(NULL, 0, b.p, b.len, h.sha) == 0) {
         FILE *f = fopen(tmp, "wb");
@@ -185,7 +187,7 @@ static loki_status pattern_err(loki_error *err, const loki_pattern *p, const cha
                         p->source, what);
 }
 
-static loki_status compile_db(loki_ruleset *rs, loki_db *db, loki_error *err)
+static loki_status compile_db(loki_ruleset *rs, unsigned mode, loki_db *db, loki_error *err)
 {
     size_t n = rs->n_patterns;
     loki_status st = LOKI_OK;
@@ -258,7 +260,7 @@ static loki_status compile_db(loki_ruleset *rs, loki_db *db, loki_error *err)
         if (m == 0)
             continue;
         hs_compile_error_t *ce = NULL;
-        if (hs_compile_multi(sel_exprs, sel_flags, sel_ids, (unsigned)m, HS_MODE_BLOCK, NULL,
+        if (hs_compile_multi(sel_exprs, sel_flags, sel_ids, (unsigned)m, mode, NULL,
                              &db->dbs[k], &ce) != HS_SUCCESS) {
             if (ce && ce->expression >= 0 && (size_t)ce->expression < m)
                 st = pattern_err(err, &rs->patterns[sel_ids[ce->expression]], ce->message);
@@ -314,13 +316,13 @@ loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, int eager, l
     memset(db, 0, sizeof *db);
     if (rs->n_patterns == 0)
         return loki__err(err, LOKI_EINVAL, "the rule packs define no patterns");
-    if (!(cache_dir && cache_load(rs, cache_dir, db) == 0)) {
-        if ((st = compile_db(rs, db, err)) != LOKI_OK) {
+    if (!(cache_dir && cache_load(rs, cache_dir, HS_MODE_BLOCK, db) == 0)) {
+        if ((st = compile_db(rs, HS_MODE_BLOCK, db, err)) != LOKI_OK) {
             loki__db_release(db);
             return st;
         }
         if (cache_dir)
-            cache_store(rs, cache_dir, db);
+            cache_store(rs, cache_dir, HS_MODE_BLOCK, db);
     }
     rs->max_width = 0;
     for (size_t i = 0; i < rs->n_patterns; i++) {
@@ -332,6 +334,22 @@ loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, int eager, l
             return LOKI_EPARSE;
         }
     }
+    return LOKI_OK;
+}
+
+loki_status loki__db_build_stream(loki_ruleset *rs, const char *cache_dir, loki_db *db,
+                                  loki_error *err)
+{
+    memset(db, 0, sizeof *db);
+    if (cache_dir && cache_load(rs, cache_dir, HS_MODE_STREAM, db) == 0)
+        return LOKI_OK;
+    loki_status st = compile_db(rs, HS_MODE_STREAM, db, err);
+    if (st != LOKI_OK) {
+        loki__db_release(db);
+        return st;
+    }
+    if (cache_dir)
+        cache_store(rs, cache_dir, HS_MODE_STREAM, db);
     return LOKI_OK;
 }
 

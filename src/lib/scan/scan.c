@@ -22,9 +22,13 @@ loki_scratch *loki__scratch_create(const loki_ruleset *rs, const loki_db *db)
     s->mt.sets = loki__calloc(rs->n_sets, sizeof *s->mt.sets);
     s->mt.n_sets = rs->n_sets;
     s->done = loki__calloc(np, sizeof *s->done);
+    s->last_end = loki__calloc(np, sizeof *s->last_end);
+    s->matched = loki__calloc(np, sizeof *s->matched);
+    s->round_from = loki__calloc(rs->n_sets, sizeof *s->round_from);
     s->md = pcre2_match_data_create(1, NULL);
     s->mc = pcre2_match_context_create(NULL);
-    if (!s->open || !s->mt.sets || !s->md || !s->mc || !s->done) {
+    if (!s->open || !s->mt.sets || !s->md || !s->mc || !s->done || !s->last_end ||
+        !s->matched || !s->round_from) {
         loki__scratch_destroy(s, rs->n_sets);
         return NULL;
     }
@@ -47,12 +51,17 @@ void loki__scratch_destroy(loki_scratch *s, size_t n_sets)
     pcre2_match_context_free(s->mc);
     loki__free(s->open);
     loki__free(s->done);
+    loki__free(s->last_end);
+    loki__free(s->matched);
+    loki__free(s->round_from);
     loki__free(s->regions);
     loki__free(s->sorted);
     loki__free(s->pm);
     if (s->mt.sets)
-        for (size_t i = 0; i < n_sets; i++)
+        for (size_t i = 0; i < n_sets; i++) {
             loki__free(s->mt.sets[i].m);
+            loki__free(s->mt.sets[i].loc);
+        }
     loki__free(s->mt.sets);
     loki__free(s);
 }
@@ -120,16 +129,20 @@ static int cmp_match(const void *a, const void *b)
     return x->pattern < y->pattern ? -1 : x->pattern > y->pattern;
 }
 
-/* PCRE2 over one pattern's regions (sorted by end, disjoint). Appends to its set. */
-static loki_status enumerate(loki_ruleset *rs, loki_pattern *p, unsigned pi, const loki_region *rg, size_t n,
-                             loki_scratch *s, const char *text, size_t len, loki_error *err)
+/* PCRE2 over one pattern's regions (sorted by end, disjoint). Appends to its set. The text
+ * holds document bytes [s->tbase, len); offsets everywhere else are document offsets. */
+static loki_status enumerate(loki_ruleset *rs, loki_pattern *p, unsigned pi, const loki_region *rg,
+                             size_t n, loki_scratch *s, const char *text, size_t len,
+                             loki_error *err)
 {
     loki_set_matches *sm = &s->mt.sets[p->set];
+    int all = rs->sets[p->set].needs_all != 0;
+    if (!all && s->matched[pi])
+        return LOKI_OK; /* presence is all that is read, and it is known */
     pcre2_code *re = loki__pattern_code(rs, p, err);
     if (!re)
         return LOKI_EPARSE;
-    size_t last_end = 0;
-    int any = 0;
+    size_t tb = s->tbase, last_end = s->last_end[pi];
     for (size_t i = 0; i < n; i++) {
         size_t pos = rg[i].start > last_end ? rg[i].start : last_end;
         /* A match starting by rg.end ends by rg.end + width; one byte more keeps \b and $
@@ -140,28 +153,28 @@ static loki_status enumerate(loki_ruleset *rs, loki_pattern *p, unsigned pi, con
         if (sub > len)
             sub = len;
         while (pos <= rg[i].end && pos < len) {
-            pcre2_set_offset_limit(s->mc, rg[i].end);
-            int rc = pcre2_match(re, (PCRE2_SPTR)text, sub, pos, 0, s->md, s->mc);
+            pcre2_set_offset_limit(s->mc, rg[i].end - tb);
+            int rc = pcre2_match(re, (PCRE2_SPTR)text, sub - tb, pos - tb, 0, s->md, s->mc);
             if (rc == PCRE2_ERROR_NOMATCH)
                 break;
             if (rc < 0)
                 return loki__err_at(err, LOKI_EINTERNAL, p->file, p->line, p->col,
                                     "regex engine error %d on pattern /%.200s/", rc, p->source);
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
-            loki_match m = {ov[0], ov[1], pi};
+            loki_match m = {ov[0] + tb, ov[1] + tb, pi};
             if (push_match(sm, &m))
                 return loki__err(err, LOKI_ENOMEM, "out of memory");
-            any = 1;
-            if (!rs->sets[p->set].needs_all)
-                break; /* presence is all that is read */
-            last_end = ov[1];
-            pos = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+            if (!s->matched[pi]) {
+                s->matched[pi] = 1;
+                sm->distinct++;
+            }
+            if (!all)
+                return LOKI_OK;
+            last_end = m.end;
+            s->last_end[pi] = last_end;
+            pos = m.end > m.start ? m.end : m.end + 1;
         }
-        if (any && !rs->sets[p->set].needs_all)
-            break;
     }
-    if (any)
-        sm->distinct++;
     return LOKI_OK;
 }
 
@@ -169,10 +182,15 @@ void loki__scan_reset(const loki_ruleset *rs, loki_scratch *s)
 {
     for (size_t i = 0; i < rs->n_sets; i++) {
         s->mt.sets[i].n = 0;
+        s->mt.sets[i].total = 0;
         s->mt.sets[i].distinct = 0;
+        s->round_from[i] = 0;
     }
     memset(s->open, 0xff, rs->n_patterns * sizeof *s->open);
     memset(s->done, 0, rs->n_patterns * sizeof *s->done);
+    memset(s->last_end, 0, rs->n_patterns * sizeof *s->last_end);
+    memset(s->matched, 0, rs->n_patterns * sizeof *s->matched);
+    s->tbase = 0;
     s->n_regions = 0;
     s->enumerated = 0;
     s->oom = 0;
@@ -210,15 +228,20 @@ loki_status loki__scan_finish(loki_ruleset *rs, size_t which, loki_scratch *s, s
         if (which == LOKI_DB_DOMAIN ? set->domain != 0 : set->module + 1 == which)
             s->done[i] = 1;
     }
-    size_t nr = s->n_regions - from;
+    return loki__scan_enumerate(rs, s, s->regions + from, s->n_regions - from, text, len, err);
+}
+
+loki_status loki__scan_enumerate(loki_ruleset *rs, loki_scratch *s, const loki_region *rg,
+                                 size_t nr, const char *text, size_t len, loki_error *err)
+{
     if (nr == 0)
         return LOKI_OK;
-    /* Group the new regions by pattern; within a pattern they stay in end order. */
+    /* Group the regions by pattern; within a pattern they stay in end order. */
     loki_region *sorted = loki__reallocarray(s->sorted, nr, sizeof *sorted);
     if (!sorted)
         return loki__err(err, LOKI_ENOMEM, "out of memory");
     s->sorted = sorted;
-    memcpy(sorted, s->regions + from, nr * sizeof *sorted);
+    memcpy(sorted, rg, nr * sizeof *sorted);
     qsort(sorted, nr, sizeof *sorted, cmp_region);
     size_t i = 0;
     while (i < nr) {
@@ -234,17 +257,21 @@ loki_status loki__scan_finish(loki_ruleset *rs, size_t which, loki_scratch *s, s
         }
         i = j;
     }
-    /* Sort each set's matches and drop identical spans found by two of its patterns. */
+    /* Sort each set's new matches and drop identical spans found by two of its patterns.
+     * (Matches of earlier streaming rounds all start before any new one.) */
     for (size_t k = 0; k < rs->n_sets; k++) {
         loki_set_matches *sm = &s->mt.sets[k];
-        if (sm->n < 2)
-            continue;
-        qsort(sm->m, sm->n, sizeof *sm->m, cmp_match);
-        size_t o = 1;
-        for (size_t q = 1; q < sm->n; q++)
-            if (sm->m[q].start != sm->m[o - 1].start || sm->m[q].end != sm->m[o - 1].end)
-                sm->m[o++] = sm->m[q];
-        sm->n = o;
+        size_t a = s->round_from[k];
+        if (sm->n - a >= 2) {
+            qsort(sm->m + a, sm->n - a, sizeof *sm->m, cmp_match);
+            size_t o = a + 1;
+            for (size_t q = a + 1; q < sm->n; q++)
+                if (sm->m[q].start != sm->m[o - 1].start || sm->m[q].end != sm->m[o - 1].end)
+                    sm->m[o++] = sm->m[q];
+            sm->n = o;
+        }
+        sm->total += sm->n - a;
+        s->round_from[k] = sm->n;
     }
     return LOKI_OK;
 }

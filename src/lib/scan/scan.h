@@ -33,6 +33,10 @@ typedef struct loki_db {
  * patterns' PCRE2 code. Pattern errors are located at their file:line:col. */
 loki_status loki__db_build(loki_ruleset *rs, const char *cache_dir, int eager, loki_db *db,
                            loki_error *err);
+/* The same databases compiled for Vectorscan's stream mode (cached as <fingerprint>.hsstream),
+ * after loki__db_build() has run for rs. */
+loki_status loki__db_build_stream(loki_ruleset *rs, const char *cache_dir, loki_db *db,
+                                  loki_error *err);
 void loki__db_release(loki_db *db);
 
 /* The pattern's PCRE2 code, compiled and JIT-compiled on first use (thread-safe). NULL when
@@ -65,6 +69,14 @@ typedef struct loki_scratch {
     size_t lo, hi, base;
     int chunked;
     const unsigned char *done_of;
+    /* Per pattern, for the whole document (a streaming check enumerates a pattern's regions
+     * over many rounds): where its last match ended, and whether it has matched. */
+    size_t *last_end;
+    unsigned char *matched;
+    /* Per set: matches before this index come from earlier rounds and stay as they are. */
+    size_t *round_from;
+    /* Streaming: the text handed to the enumeration starts at this document offset. */
+    size_t tbase;
 } loki_scratch;
 
 loki_scratch *loki__scratch_create(const loki_ruleset *rs, const loki_db *db);
@@ -86,11 +98,25 @@ typedef struct loki_par {
 loki_status loki__scan_db_par(loki_ruleset *rs, const loki_db *db, size_t which, loki_scratch *s,
                               const loki_par *par, const char *text, size_t len,
                               loki_error *err);
+/* Turns regions (any order) into matches: PCRE2 per pattern, then each set's new matches sorted
+ * and de-duplicated. `text` holds document bytes [s->tbase, len). */
+loki_status loki__scan_enumerate(loki_ruleset *rs, loki_scratch *s, const loki_region *rg,
+                                 size_t nr, const char *text, size_t len, loki_error *err);
 /* Internal to scan.c/scan_par.c: turn regions[from..] into matches. */
 loki_status loki__scan_finish(loki_ruleset *rs, size_t which, loki_scratch *s, size_t from,
                               const char *text, size_t len, loki_error *err);
 int loki__scan_on_match(unsigned int id, unsigned long long from, unsigned long long to,
                         unsigned int flags, void *ctx);
+
+/* Streaming (scan_stream.c): regions recorded by hs_scan_stream() are enumerated once the
+ * text after them is in memory. `text` holds the document's bytes [tbase, end); with `eof`
+ * every region is finished, otherwise those that could still need text beyond `end` stay
+ * pending (a long region is split). Returns the offset below which no later match can start. */
+loki_status loki__scan_stream_round(loki_ruleset *rs, loki_scratch *s, const char *text,
+                                    size_t tbase, size_t end, int eof, size_t *safe,
+                                    loki_error *err);
+/* The smallest start of a pending region, or `dflt` when none is pending. */
+size_t loki__scan_pending_from(const loki_scratch *s, size_t dflt);
 
 /* Reset, then every module database. */
 loki_status loki__scan(loki_ruleset *rs, const loki_db *db, loki_scratch *s,

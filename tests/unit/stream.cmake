@@ -1,0 +1,10 @@
+# SPDX-License-Identifier: MIT
+# Streaming checks (issue 5): streamed verdict == whole-text verdict.
+add_executable(test_stream unit/test_stream.c unit/helpers.c)
+target_include_directories(test_stream PRIVATE ${PROJECT_SOURCE_DIR}/src/lib ${PROJECT_SOURCE_DIR}/tests/unit)
+target_compile_definitions(test_stream PRIVATE LOKI_SOURCE_RULES="${PROJECT_SOURCE_DIR}/rules"
+  LOKI_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+target_link_libraries(test_stream PRIVATE loki_static PkgConfig::CMOCKA)
+add_test(NAME unit.stream COMMAND test_stream)
+set_tests_properties(unit.stream PROPERTIES LABELS "unit" TIMEOUT 600
+  ENVIRONMENT "LOKI_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp;LOKI_TEST_CACHE=${CMAKE_CURRENT_BINARY_DIR}/cache")

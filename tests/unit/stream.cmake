@@ -8,3 +8,8 @@ target_link_libraries(test_stream PRIVATE loki_static PkgConfig::CMOCKA)
 add_test(NAME unit.stream COMMAND test_stream)
 set_tests_properties(unit.stream PROPERTIES LABELS "unit" TIMEOUT 600
   ENVIRONMENT "LOKI_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp;LOKI_TEST_CACHE=${CMAKE_CURRENT_BINARY_DIR}/cache")
+# The generic chunked parallel API (include/loki/parallel.h).
+add_executable(test_parallel unit/test_parallel.c)
+target_link_libraries(test_parallel PRIVATE loki_static PkgConfig::CMOCKA)
+add_test(NAME unit.parallel COMMAND test_parallel)
+set_tests_properties(unit.parallel PROPERTIES LABELS "unit" TIMEOUT 300)

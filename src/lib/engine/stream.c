@@ -70,6 +70,11 @@ struct loki_stream {
     loki_universal_finding *uni;
     size_t n_uni, cap_uni;
     double scan_ms, detect_ms;
+    /* per-round work arrays, kept (a long stream would otherwise fragment the heap) */
+    size_t *before;
+    size_t *pos;
+    cursor *at;
+    size_t cap_pos;
     loki_status failed;
     loki_error failed_err;
 };
@@ -151,6 +156,9 @@ void loki_stream_destroy(loki_stream *st)
     loki__free(st->reach);
     loki__free(st->near_set);
     loki__free(st->uni);
+    loki__free(st->before);
+    loki__free(st->pos);
+    loki__free(st->at);
     loki__arena_release(&st->loc_arena);
     if (st->vi)
         loki_verdict_destroy(&st->vi->pub);
@@ -198,8 +206,11 @@ loki_status loki_stream_begin(loki_engine *eng, const loki_check_options *opts,
     st->reach = loki__calloc(rs->n_sets, sizeof *st->reach);
     st->near_set = loki__calloc(rs->n_sets, 1);
     st->vi = loki__calloc(1, sizeof *st->vi);
+    st->before = loki__calloc(rs->n_sets, sizeof *st->before);
+    st->cap = 2 * eng->cfg.stream_segment_bytes + 65536;
+    st->buf = loki__malloc(st->cap);
     if (!st->s || !st->hs || !st->domain_mask || !st->no_mask || !st->kept || !st->tails ||
-        !st->reach || !st->near_set || !st->vi)
+        !st->reach || !st->near_set || !st->vi || !st->before || !st->buf)
         goto oom;
     loki__arena_init(&st->vi->arena);
     st->own_done = st->s->done;
@@ -263,13 +274,18 @@ static loki_status keep_matches(loki_stream *st, loki_error *err)
             n_pos += 2 * (n - st->kept[k]);
     }
     if (n_pos) {
-        size_t *pos = loki__reallocarray(NULL, n_pos, sizeof *pos);
-        cursor *at = loki__reallocarray(NULL, n_pos, sizeof *at);
-        if (!pos || !at) {
-            loki__free(pos);
-            loki__free(at);
-            return loki__err(err, LOKI_ENOMEM, "out of memory");
+        if (n_pos > st->cap_pos) {
+            size_t *np = loki__reallocarray(st->pos, n_pos, sizeof *np);
+            if (np)
+                st->pos = np;
+            cursor *na = np ? loki__reallocarray(st->at, n_pos, sizeof *na) : NULL;
+            if (!na)
+                return loki__err(err, LOKI_ENOMEM, "out of memory");
+            st->at = na;
+            st->cap_pos = n_pos;
         }
+        size_t *pos = st->pos;
+        cursor *at = st->at;
         size_t j = 0;
         for (size_t k = 0; k < rs->n_sets; k++) {
             loki_set_matches *sm = &s->mt.sets[k];
@@ -332,8 +348,6 @@ static loki_status keep_matches(loki_stream *st, loki_error *err)
                     rc = loki__err(err, LOKI_ENOMEM, "out of memory");
             }
         }
-        loki__free(pos);
-        loki__free(at);
         if (rc != LOKI_OK)
             return rc;
     }
@@ -480,16 +494,13 @@ static loki_status round_run(loki_stream *st, size_t end, int eof, loki_error *e
             return loki__err(err, LOKI_EINTERNAL, "scanner failed (error %d)", (int)he);
     }
     s->done = st->no_mask;
-    size_t *before = loki__reallocarray(NULL, rs->n_sets, sizeof *before);
-    if (!before)
-        return loki__err(err, LOKI_ENOMEM, "out of memory");
+    size_t *before = st->before;
     for (size_t k = 0; k < rs->n_sets; k++)
         before[k] = s->mt.sets[k].n;
     size_t safe = 0;
     loki_status rc = loki__scan_stream_round(rs, s, st->buf, st->bbase, end, eof, &safe, err);
     if (rc == LOKI_OK)
         rc = near_round(st, safe, before, err);
-    loki__free(before);
     if (rc == LOKI_OK)
         rc = keep_matches(st, err);
     double t1 = loki__now_ms();
@@ -641,8 +652,7 @@ loki_status loki_stream_end(loki_stream *st, loki_verdict **out, loki_error *err
     st->sha_open = 0;
     if (loki__sha256_end(&st->sha, md))
         return fail(st, loki__err(err, LOKI_EINTERNAL, "SHA-256 failed"), err);
-    for (size_t i = 0; i < 32; i++)
-        snprintf(v->document_hash + 2 * i, 3, "%02x", md[i]);
+    loki__hex(md, 32, v->document_hash);
     v->document_bytes = (size_t)st->fed;
     v->timestamp = st->opts.timestamp ? st->opts.timestamp : (int64_t)time(NULL);
     if (st->n_uni) {

@@ -54,6 +54,7 @@ void loki__scratch_destroy(loki_scratch *s, size_t n_sets)
     loki__free(s->last_end);
     loki__free(s->matched);
     loki__free(s->round_from);
+    loki__free(s->ready);
     loki__free(s->regions);
     loki__free(s->sorted);
     loki__free(s->pm);

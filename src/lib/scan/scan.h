@@ -75,8 +75,11 @@ typedef struct loki_scratch {
     unsigned char *matched;
     /* Per set: matches before this index come from earlier rounds and stay as they are. */
     size_t *round_from;
-    /* Streaming: the text handed to the enumeration starts at this document offset. */
+    /* Streaming: the text handed to the enumeration starts at this document offset; the
+     * regions settled by a round (kept between rounds: no allocation per round). */
     size_t tbase;
+    loki_region *ready;
+    size_t cap_ready;
 } loki_scratch;
 
 loki_scratch *loki__scratch_create(const loki_ruleset *rs, const loki_db *db);

@@ -39,23 +39,6 @@ static int is_word(char c)
     return isalnum((unsigned char)c) || c == '_';
 }
 
-/* A cut point at or after `at` (within `slack` bytes): after "\n\n", else after '\n', else after
- * ". ", else `at` itself. */
-static size_t cut_near(const char *t, size_t len, size_t at, size_t slack)
-{
-    size_t end = at + slack < len ? at + slack : len;
-    for (size_t i = at; i + 1 < end; i++)
-        if (t[i] == '\n' && t[i + 1] == '\n')
-            return i + 2;
-    for (size_t i = at; i < end; i++)
-        if (t[i] == '\n')
-            return i + 1;
-    for (size_t i = at; i + 1 < end; i++)
-        if (t[i] == '.' && t[i + 1] == ' ')
-            return i + 2;
-    return at;
-}
-
 loki_status loki__scan_db_par(loki_ruleset *rs, const loki_db *db, size_t which, loki_scratch *s,
                               const loki_par *par, const char *text, size_t len,
                               loki_error *err)
@@ -73,7 +56,7 @@ loki_status loki__scan_db_par(loki_ruleset *rs, const loki_db *db, size_t which,
     size_t b[65];
     b[0] = 0;
     for (size_t i = 1; i < k; i++) {
-        size_t c = cut_near(text, len, len / k * i, 65536);
+        size_t c = loki__cut_near(text, len, len / k * i, 65536);
         b[i] = c > b[i - 1] ? c : b[i - 1];
     }
     b[k] = len;

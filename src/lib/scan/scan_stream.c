@@ -23,12 +23,14 @@ loki_status loki__scan_stream_round(loki_ruleset *rs, loki_scratch *s, const cha
     size_t W = rs->max_width + 1;
     size_t safe = eof ? SIZE_MAX : (end > W ? end - W : 0);
     size_t n = s->n_regions, nready = 0, nkeep = 0;
-    loki_region *ready = NULL;
-    if (n) {
-        ready = loki__reallocarray(NULL, n, sizeof *ready);
-        if (!ready)
+    if (n > s->cap_ready) {
+        loki_region *r = loki__reallocarray(s->ready, n, sizeof *r);
+        if (!r)
             return loki__err(err, LOKI_ENOMEM, "out of memory");
+        s->ready = r;
+        s->cap_ready = n;
     }
+    loki_region *ready = s->ready;
     for (size_t i = 0; i < n; i++) {
         loki_region r = s->regions[i];
         if (r.end < safe) {
@@ -49,7 +51,6 @@ loki_status loki__scan_stream_round(loki_ruleset *rs, loki_scratch *s, const cha
         s->open[s->regions[i].pattern] = (int)i;
     s->tbase = tbase;
     loki_status st = loki__scan_enumerate(rs, s, ready, nready, text, end, err);
-    loki__free(ready);
     *safe_out = eof ? end : safe;
     return st;
 }

@@ -104,3 +104,18 @@ double loki__now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+size_t loki__cut_near(const char *t, size_t len, size_t at, size_t slack)
+{
+    size_t end = at + slack < len ? at + slack : len;
+    for (size_t i = at; i + 1 < end; i++)
+        if (t[i] == '\n' && t[i + 1] == '\n')
+            return i + 2;
+    for (size_t i = at; i < end; i++)
+        if (t[i] == '\n')
+            return i + 1;
+    for (size_t i = at; i + 1 < end; i++)
+        if (t[i] == '.' && t[i + 1] == ' ')
+            return i + 2;
+    return at;
+}

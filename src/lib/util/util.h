@@ -76,6 +76,10 @@ int loki__sha256_update(loki_sha256 *h, const void *p, size_t n);
 int loki__sha256_end(loki_sha256 *h, unsigned char out[32]); /* also frees */
 void loki__hex(const unsigned char *in, size_t n, char *out);
 
+/* A place to cut text into chunks, at or after `at` (within `slack` bytes): after "\n\n",
+ * else after '\n', else after ". ", else `at` itself. */
+size_t loki__cut_near(const char *t, size_t len, size_t at, size_t slack);
+
 /* Monotonic clock in milliseconds (double). */
 double loki__now_ms(void);
 

@@ -49,8 +49,9 @@ static const cJSON *cand0(const cJSON *root)
     return cJSON_IsArray(c) ? cJSON_GetArrayItem(c, 0) : NULL;
 }
 
-/* Appends the text parts of candidates[0] (thought summaries excluded). */
-static void add_parts(const cJSON *cand, loki_buf *t)
+/* Appends the text parts of candidates[0] (thought summaries excluded). LOKI_ELIMIT when they
+ * do not fit under t's cap (the buffer's own failure flag cannot tell that from LOKI_ENOMEM). */
+static loki_status add_parts(const cJSON *cand, loki_buf *t)
 {
     const cJSON *parts = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(cand, "content"), "parts");
@@ -58,9 +59,15 @@ static void add_parts(const cJSON *cand, loki_buf *t)
     cJSON_ArrayForEach(pt, parts)
     {
         const char *s = loki__js_str(pt, "text");
-        if (s && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pt, "thought")))
-            loki__buf_adds(t, s);
+        if (!s || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(pt, "thought")))
+            continue;
+        size_t n = strlen(s);
+        if (n > t->max - t->len)
+            return LOKI_ELIMIT;
+        if (loki__buf_add(t, s, n))
+            return LOKI_ENOMEM;
     }
+    return LOKI_OK;
 }
 
 static loki_status parse(const cJSON *root, loki_provider_result *r)
@@ -70,12 +77,13 @@ static loki_status parse(const cJSON *root, loki_provider_result *r)
         return LOKI_EPARSE;
     loki_buf t;
     loki__buf_init(&t, 0);
-    loki__buf_add(&t, "", 0);
-    add_parts(c, &t);
-    if (t.oom || loki__set_str(&r->model, loki__js_str(root, "modelVersion")) ||
-        loki__set_str(&r->stop_reason, loki__js_str(c, "finishReason"))) {
+    loki_status st = loki__buf_add(&t, "", 0) ? LOKI_ENOMEM : add_parts(c, &t);
+    if (st == LOKI_OK && (loki__set_str(&r->model, loki__js_str(root, "modelVersion")) ||
+                          loki__set_str(&r->stop_reason, loki__js_str(c, "finishReason"))))
+        st = LOKI_ENOMEM;
+    if (st != LOKI_OK) {
         loki__buf_release(&t);
-        return LOKI_ENOMEM;
+        return st;
     }
     loki__free(r->text);
     r->text = t.p;
@@ -103,12 +111,12 @@ static loki_status decode(loki_stream_decoder *d, const loki_sse_event *ev, cons
           &d->output_tokens);
     const cJSON *c = cand0(root);
     /* Parts of one chunk are joined first so the delta is one contiguous piece of text; the
-     * decoder's scratch buffer keeps it alive until the next event. */
+     * decoder's scratch buffer keeps it alive until the next event. Its cap is the text's: a
+     * chunk that does not fit is LOKI_ELIMIT, and no failure carries over to the next chunk. */
     loki_buf *t = &d->scratch;
     t->len = 0;
-    loki__buf_add(t, "", 0);
-    add_parts(c, t);
-    loki_status st = t->oom ? LOKI_ENOMEM : LOKI_OK;
+    t->oom = 0;
+    loki_status st = add_parts(c, t);
     if (st == LOKI_OK && t->len)
         st = loki__decoder_add_text(d, t->p, delta);
     const char *fr = loki__js_str(c, "finishReason");

@@ -12,13 +12,6 @@
 
 #define PIECE (1u << 20)
 
-typedef struct progress {
-    const char *name;
-    uint64_t total; /* 0: unknown (a pipe) */
-    double last;
-    int shown;
-} progress;
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -26,10 +19,11 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
+void cli_progress_cb(void *ctx, uint64_t done, uint64_t total)
 {
-    progress *p = ctx;
-    (void)total;
+    cli_progress *p = ctx;
+    if (!p->total)
+        p->total = total;
     double t = now_s();
     if (t - p->last < 0.2)
         return;
@@ -44,16 +38,30 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     fflush(stderr);
 }
 
+void cli_progress_start(cli_progress *p, const char *name, uint64_t total, int enable,
+                        loki_check_options *o)
+{
+    *p = (cli_progress){name, total, now_s(), 0};
+    if (enable && isatty(2)) {
+        o->progress = cli_progress_cb;
+        o->progress_ctx = p;
+    }
+}
+
+void cli_progress_clear(cli_progress *p)
+{
+    if (p->shown)
+        fputs("\r\033[K", stderr);
+    p->shown = 0;
+}
+
 int cli_check_stream(loki_engine *eng, FILE *f, const char *pre, size_t pre_len,
                      const loki_check_options *opts, const char *name, uint64_t size_hint,
-                     loki_verdict **out, char *errmsg, size_t errsz)
+                     int show_progress, loki_verdict **out, char *errmsg, size_t errsz)
 {
     loki_check_options o = *opts;
-    progress pg = {name, size_hint, now_s(), 0};
-    if (isatty(2)) {
-        o.progress = on_progress;
-        o.progress_ctx = &pg;
-    }
+    cli_progress pg;
+    cli_progress_start(&pg, name, size_hint, show_progress, &o);
     loki_stream *st = NULL;
     loki_error err;
     loki_status rc = loki_stream_begin(eng, &o, &st, &err);
@@ -80,8 +88,7 @@ int cli_check_stream(loki_engine *eng, FILE *f, const char *pre, size_t pre_len,
     }
     if (rc == LOKI_OK)
         rc = loki_stream_end(st, out, &err);
-    if (pg.shown)
-        fputs("\r\033[K", stderr);
+    cli_progress_clear(&pg);
     free(piece);
     loki_stream_destroy(st);
     if (rc != LOKI_OK) {

@@ -35,7 +35,18 @@ int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *e
  * rest of f to a streaming check; returns 0 with *out, or -1 with a message. */
 int cli_check_stream(loki_engine *eng, FILE *f, const char *pre, size_t pre_len,
                      const loki_check_options *opts, const char *name, uint64_t size_hint,
-                     loki_verdict **out, char *errmsg, size_t errsz);
+                     int show_progress, loki_verdict **out, char *errmsg, size_t errsz);
+/* A progress line on standard error (only when it is a terminal), fed by o->progress. */
+typedef struct cli_progress {
+    const char *name;
+    uint64_t total; /* 0: unknown (a pipe) */
+    double last;
+    int shown;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *name, uint64_t total, int enable,
+                        loki_check_options *o);
+void cli_progress_cb(void *ctx, uint64_t done, uint64_t total);
+void cli_progress_clear(cli_progress *p);
 /* Reads up to limit bytes; *more says whether f has more. 0, or -1 on a read error/OOM. */
 int cli_read_prefix(FILE *f, size_t limit, char **out, size_t *len, int *more);
 /* 0 when the name says the file is a document format (extracted, never streamed). */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* `loki check`: read each input, check it, render text/JSON/SARIF, and pick the exit code. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -125,7 +127,7 @@ static int document_magic(const char *p, size_t n)
  * into memory (*text, *len: small standard input) or left for the caller (both NULL/0).
  */
 static int stream_input(loki_engine *eng, const char *path, const char *name,
-                        const loki_check_options *opts, int force, size_t stream_above,
+                        const loki_check_options *opts, int force, size_t stream_above, int sp,
                         loki_verdict **v, char **text, size_t *len, int *done, char *eb,
                         size_t ebsz)
 {
@@ -156,7 +158,8 @@ static int stream_input(loki_engine *eng, const char *path, const char *name,
                 rc = -1, snprintf(eb, ebsz, "cannot re-read standard input");
             return rc;
         }
-        rc = cli_check_stream(eng, f, head, hn, opts, name, (uint64_t)sb.st_size, v, eb, ebsz);
+        rc = cli_check_stream(eng, f, head, hn, opts, name, (uint64_t)sb.st_size, sp, v, eb,
+                              ebsz);
         *done = rc == 0;
     } else if (!force) {
         /* A pipe: read up to the limit; only if there is more does it become a stream. */
@@ -177,18 +180,128 @@ static int stream_input(loki_engine *eng, const char *path, const char *name,
                                    "it to a file", stream_above);
             }
         } else {
-            rc = cli_check_stream(eng, f, pre, n, opts, name, 0, v, eb, ebsz);
+            rc = cli_check_stream(eng, f, pre, n, opts, name, 0, sp, v, eb, ebsz);
             free(pre);
             *done = rc == 0;
         }
     } else {
-        rc = cli_check_stream(eng, f, NULL, 0, opts, name, regular ? (uint64_t)sb.st_size : 0, v,
-                              eb, ebsz);
+        rc = cli_check_stream(eng, f, NULL, 0, opts, name, regular ? (uint64_t)sb.st_size : 0, sp,
+                              v, eb, ebsz);
         *done = rc == 0;
     }
     if (!is_stdin)
         fclose(f);
     return rc;
+}
+
+typedef struct check_job {
+    loki_engine *eng;
+    const char **files;
+    input *in;
+    size_t n_files;
+    const loki_check_options *opts;
+    size_t max_bytes, stream_above;
+    int force_stream, input_format;
+    loki_profiler *prof;
+    int op_read;
+    atomic_size_t next;
+} check_job;
+
+/* Reads, extracts and checks input i into in[i]. */
+static void check_one(check_job *j, size_t i)
+{
+    loki_engine *eng = j->eng;
+    const char **files = j->files;
+    input *in = j->in;
+    const loki_check_options opts = *j->opts;
+    size_t max_bytes = j->max_bytes, stream_above = j->stream_above;
+    int force_stream = j->force_stream, input_format = j->input_format;
+    loki_profiler *prof = j->prof;
+    int op_read = j->op_read;
+    in[i].name = strcmp(files[i], "-") == 0 ? "<stdin>" : files[i];
+    char *text = NULL;
+    size_t len = 0;
+    char eb[300];
+    int rr = 0, done = 0;
+    int textual = input_format == LOKI_FORMAT_AUTO || input_format == LOKI_FORMAT_TEXT;
+    if (force_stream || (stream_above && textual)) {
+        /* Streamed: forced, or plain text too large to hold (a file larger than
+         * --stream-above, or standard input that turns out to be). */
+        rr = stream_input(eng, files[i], in[i].name, &opts, force_stream, stream_above,
+                          j->n_files == 1, &in[i].v, &text, &len, &done, eb, sizeof eb);
+    }
+    if (!rr && text && len > max_bytes) {
+        free(text);
+        text = NULL;
+        rr = -1;
+        snprintf(eb, sizeof eb, "larger than the %zu-byte limit (--max-bytes)", max_bytes);
+    }
+    loki_prof_scope rs = loki_prof_begin(prof, op_read);
+    if (!rr && !done && !text)
+        rr = cli_read_file(files[i], max_bytes, &text, &len, eb, sizeof eb);
+    loki_prof_end(&rs);
+    if (!rr && !text && done)
+        return;
+    if (rr) {
+        snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", eb);
+        in[i].failed = 1;
+        return;
+    }
+    loki_error err;
+    /* Documents (DOCX, PDF, HTML, Markdown, e-mail, UTF-16 text) are turned into text
+     * first; plain UTF-8 text is checked as it is, so its encoding errors are reported
+     * with their byte offsets rather than repaired. */
+    loki_extract_options xo;
+    loki_extract_options_default(&xo);
+    xo.max_input_bytes = max_bytes;
+    xo.format = (loki_doc_format)input_format;
+    loki_extracted *ex = NULL;
+    loki_status st = loki_extract(text, len, strcmp(files[i], "-") ? files[i] : NULL, &xo,
+                                  &ex, &err);
+    if (st == LOKI_EINVAL && input_format == LOKI_FORMAT_AUTO) {
+        /* Not a document format we know: check the bytes as text, which reports exactly
+         * where they stop being UTF-8. */
+        ex = NULL;
+        st = LOKI_OK;
+    }
+    if (st != LOKI_OK) {
+        free(text);
+        snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", err.message);
+        in[i].failed = 1;
+        return;
+    }
+    int has_bom = len >= 2 && (((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE) ||
+                               ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF));
+    const char *ct = text;
+    size_t cl = len;
+    if (ex && loki_extracted_format(ex) == LOKI_FORMAT_TEXT && !has_bom) {
+        loki_extracted_destroy(ex);
+        ex = NULL;
+    } else if (ex) {
+        ct = loki_extracted_text(ex, &cl);
+    }
+    in[i].ex = ex;
+    /* A large document held in memory: a progress line while it is checked. */
+    loki_check_options o1 = opts;
+    cli_progress pg;
+    cli_progress_start(&pg, in[i].name, cl, j->n_files == 1 && cl >= (16u << 20), &o1);
+    st = loki_check(eng, ct, cl, &o1, &in[i].v, &err);
+    cli_progress_clear(&pg);
+    free(text);
+    if (st != LOKI_OK) {
+        snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", err.message);
+        in[i].failed = 1;
+        return;
+    }
+}
+
+static void *check_worker(void *arg)
+{
+    check_job *j = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&j->next, 1)) < j->n_files)
+        check_one(j, i);
+    return NULL;
 }
 
 int cmd_check(int argc, char **argv)
@@ -315,82 +428,28 @@ int cmd_check(int argc, char **argv)
     opts.profiler = prof;
     opts.no_universal = no_universal;
     int op_read = loki_profiler_op(prof, "read"), op_render = loki_profiler_op(prof, "render");
+    /* Several inputs are checked in parallel (one engine, many threads); output keeps the
+     * order of the command line. */
+    check_job job = {eng, files, in, n_files, &opts, max_bytes, stream_above, force_stream,
+                     input_format, prof, op_read, 0};
+    atomic_init(&job.next, 0);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nth = c.jobs ? c.jobs : (ncpu > 0 ? (size_t)ncpu : 1);
+    if (nth > n_files)
+        nth = n_files;
+    if (nth > 64)
+        nth = 64;
+    pthread_t th[64];
+    int started[64] = {0};
+    for (size_t t = 1; t < nth; t++)
+        started[t] = pthread_create(&th[t], NULL, check_worker, &job) == 0;
+    check_worker(&job);
+    for (size_t t = 1; t < nth; t++)
+        if (started[t])
+            pthread_join(th[t], NULL);
     int input_error = 0, findings = 0;
     for (size_t i = 0; i < n_files; i++) {
-        in[i].name = strcmp(files[i], "-") == 0 ? "<stdin>" : files[i];
-        char *text = NULL;
-        size_t len = 0;
-        char eb[300];
-        int rr = 0, done = 0;
-        int textual = input_format == LOKI_FORMAT_AUTO || input_format == LOKI_FORMAT_TEXT;
-        if (force_stream || (stream_above && textual)) {
-            /* Streamed: forced, or plain text too large to hold (a file larger than
-             * --stream-above, or standard input that turns out to be). */
-            rr = stream_input(eng, files[i], in[i].name, &opts, force_stream, stream_above,
-                              &in[i].v, &text, &len, &done, eb, sizeof eb);
-        }
-        if (!rr && text && len > max_bytes) {
-            free(text);
-            text = NULL;
-            rr = -1;
-            snprintf(eb, sizeof eb, "larger than the %zu-byte limit (--max-bytes)", max_bytes);
-        }
-        loki_prof_scope rs = loki_prof_begin(prof, op_read);
-        if (!rr && !done && !text)
-            rr = cli_read_file(files[i], max_bytes, &text, &len, eb, sizeof eb);
-        loki_prof_end(&rs);
-        if (!rr && !text && done) {
-            int w = worst_fail(in[i].v);
-            if (fail_on > LOKI_SEV_NONE && w >= fail_on)
-                findings = 1;
-            continue;
-        }
-        if (rr) {
-            snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", eb);
-            in[i].failed = 1;
-            input_error = 1;
-            continue;
-        }
-        loki_error err;
-        /* Documents (DOCX, PDF, HTML, Markdown, e-mail, UTF-16 text) are turned into text
-         * first; plain UTF-8 text is checked as it is, so its encoding errors are reported
-         * with their byte offsets rather than repaired. */
-        loki_extract_options xo;
-        loki_extract_options_default(&xo);
-        xo.max_input_bytes = max_bytes;
-        xo.format = (loki_doc_format)input_format;
-        loki_extracted *ex = NULL;
-        loki_status st = loki_extract(text, len, strcmp(files[i], "-") ? files[i] : NULL, &xo,
-                                      &ex, &err);
-        if (st == LOKI_EINVAL && input_format == LOKI_FORMAT_AUTO) {
-            /* Not a document format we know: check the bytes as text, which reports exactly
-             * where they stop being UTF-8. */
-            ex = NULL;
-            st = LOKI_OK;
-        }
-        if (st != LOKI_OK) {
-            free(text);
-            snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", err.message);
-            in[i].failed = 1;
-            input_error = 1;
-            continue;
-        }
-        int has_bom = len >= 2 && (((unsigned char)text[0] == 0xFF && (unsigned char)text[1] == 0xFE) ||
-                                   ((unsigned char)text[0] == 0xFE && (unsigned char)text[1] == 0xFF));
-        const char *ct = text;
-        size_t cl = len;
-        if (ex && loki_extracted_format(ex) == LOKI_FORMAT_TEXT && !has_bom) {
-            loki_extracted_destroy(ex);
-            ex = NULL;
-        } else if (ex) {
-            ct = loki_extracted_text(ex, &cl);
-        }
-        in[i].ex = ex;
-        st = loki_check(eng, ct, cl, &opts, &in[i].v, &err);
-        free(text);
-        if (st != LOKI_OK) {
-            snprintf(in[i].errmsg, sizeof in[i].errmsg, "%s", err.message);
-            in[i].failed = 1;
+        if (in[i].failed) {
             input_error = 1;
             continue;
         }

@@ -13,3 +13,8 @@ add_executable(test_parallel unit/test_parallel.c)
 target_link_libraries(test_parallel PRIVATE loki_static PkgConfig::CMOCKA)
 add_test(NAME unit.parallel COMMAND test_parallel)
 set_tests_properties(unit.parallel PROPERTIES LABELS "unit" TIMEOUT 300)
+# The CLI side: --stream, automatic streaming, several files in parallel.
+add_test(NAME e2e.stream_cli COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/stream_cli.sh $<TARGET_FILE:loki>
+  ${CMAKE_CURRENT_BINARY_DIR}/tmp ${CMAKE_CURRENT_SOURCE_DIR}/golden/domains)
+set_tests_properties(e2e.stream_cli PROPERTIES LABELS "e2e" TIMEOUT 600
+  ENVIRONMENT "LOKI_CACHE_DIR=${CMAKE_CURRENT_BINARY_DIR}/cache")

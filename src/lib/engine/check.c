@@ -500,6 +500,9 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
         applies[i] = module_requested(opts, m->info.id) && module_applies(m, type, cx.mt);
         if (applies[i] && (st = scan_stage(&cx, LOKI_DB_MODULE(i), err)) != LOKI_OK)
             goto out;
+        if (opts->progress) /* scanning is most of the work: report it by module */
+            opts->progress(opts->progress_ctx, (uint64_t)len * (i + 1) / (rs->n_modules + 1),
+                           len);
     }
     double t1 = loki__now_ms();
     prof_end(&ps_scan);
@@ -515,6 +518,8 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     if (st != LOKI_OK)
         goto out;
     double t3 = loki__now_ms();
+    if (opts->progress)
+        opts->progress(opts->progress_ctx, len, len);
     v->detect_ms = t3 - t2;
     v->scan_ms = t1 - t0;
     v->evaluate_ms = t2 - t1;

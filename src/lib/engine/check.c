@@ -4,6 +4,7 @@
  * against the match table, and build the verdict (spans located by line/column), all in one
  * arena owned by the verdict.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,18 @@
 #include "../doc/doc.h"
 #include "loki/obs.h"
 #include "engine_int.h"
+
+/* The universal detectors, run on their own thread while a large document is scanned in
+ * parallel (they do not read the match table), into their own arena. */
+typedef struct det_job {
+    pthread_t th;
+    int started;
+    loki_detect_input in;
+    loki_universal_finding *u;
+    size_t n;
+    loki_status st;
+    loki_error err;
+} det_job;
 
 typedef struct eval_ctx {
     loki_engine *eng;
@@ -24,7 +37,16 @@ typedef struct eval_ctx {
     loki_posmap pm;
     int have_pm;
     loki_arena *arena;
+    det_job *det; /* not NULL: the detectors are running on their own thread */
 } eval_ctx;
+
+static void *det_run(void *arg)
+{
+    det_job *d = arg;
+    loki__err_clear(&d->err);
+    d->st = loki__detect_all(&d->in, &d->u, &d->n, &d->err);
+    return NULL;
+}
 
 /* Scans with one database, in parallel when the document is large and jobs > 1. */
 static loki_status scan_stage(eval_ctx *cx, size_t which, loki_error *err)
@@ -254,7 +276,17 @@ static loki_status run_detectors(eval_ctx *cx, loki_verdict *v, const char *type
 {
     loki_universal_finding *u = (loki_universal_finding *)v->universal;
     size_t n = v->n_universal;
-    if (cx->text) {
+    if (cx->det) {
+        pthread_join(cx->det->th, NULL);
+        cx->det->started = 0;
+        if (cx->det->st != LOKI_OK) {
+            if (err)
+                *err = cx->det->err;
+            return cx->det->st;
+        }
+        u = cx->det->u;
+        n = cx->det->n;
+    } else if (cx->text) {
         if (!cx->have_pm) {
             if (loki__posmap_init(&cx->pm, cx->text, cx->len))
                 return loki__err(err, LOKI_ENOMEM, "out of memory");
@@ -461,6 +493,7 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     if (!vi)
         return loki__err(err, LOKI_ENOMEM, "out of memory");
     loki__arena_init(&vi->arena);
+    loki__arena_init(&vi->arena2);
     loki_verdict *v = &vi->pub;
     eval_ctx cx = {.eng = eng, .text = text ? text : "", .len = len, .arena = &vi->arena};
     loki_scratch *s = loki__engine_scratch_get(eng);
@@ -487,6 +520,14 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
         while (n < eng->cfg.jobs && (workers[n] = loki__engine_scratch_get(eng)) != NULL)
             n++;
         cx.par = (loki_par){workers, n, 256u * 1024u};
+    }
+    det_job det = {0};
+    if (cx.par.n_workers > 1 && !opts->no_universal) {
+        det.in = (loki_detect_input){cx.text, len, type, NULL, &vi->arena2,
+                                     eng->cfg.max_spans_per_finding};
+        det.started = pthread_create(&det.th, NULL, det_run, &det) == 0;
+        if (det.started)
+            cx.det = &det;
     }
     int by_domain = strcmp(type, "unknown") == 0 || strcmp(type, "ai_generated") == 0;
     if (by_domain && (st = scan_stage(&cx, LOKI_DB_DOMAIN, err)) != LOKI_OK)
@@ -525,6 +566,8 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
     v->evaluate_ms = t2 - t1;
     v->total_ms = t3 - t0;
 out:
+    if (det.started)
+        pthread_join(det.th, NULL); /* an error before the detectors were collected */
     prof_end(&ps_eval);
     prof_end(&ps_scan);
     prof_end(&ps_total);
@@ -557,6 +600,7 @@ void loki_verdict_destroy(loki_verdict *v)
         return;
     loki_verdict_impl *vi = (loki_verdict_impl *)v;
     loki__arena_release(&vi->arena);
+    loki__arena_release(&vi->arena2);
     loki__free(vi);
 }
 

@@ -29,6 +29,7 @@ struct loki_engine {
 typedef struct loki_verdict_impl {
     loki_verdict pub; /* first: loki_verdict * and impl * convert */
     loki_arena arena;
+    loki_arena arena2; /* detector findings computed on another thread (check.c) */
 } loki_verdict_impl;
 
 loki_scratch *loki__engine_scratch_get(loki_engine *eng);

@@ -213,6 +213,7 @@ loki_status loki_stream_begin(loki_engine *eng, const loki_check_options *opts,
         !st->reach || !st->near_set || !st->vi || !st->before || !st->buf)
         goto oom;
     loki__arena_init(&st->vi->arena);
+    loki__arena_init(&st->vi->arena2);
     st->own_done = st->s->done;
     for (size_t i = 0; i < rs->n_sets; i++) {
         st->s->mt.sets[i].loc = loki__calloc(st->keep, sizeof(loki_match_loc));

@@ -12,4 +12,7 @@ list(APPEND LOKI_EXTRA_SOURCES
   src/lib/extract/extract_docx.c
   src/lib/extract/extract_pdf.c
   src/lib/extract/extract_eml.c)
-list(APPEND LOKI_EXTRA_LIBS PkgConfig::LIBZIP PkgConfig::LIBXML2 PkgConfig::POPPLER_GLIB)
+# poppler-glib: headers only; the library is opened with dlopen() on the first PDF
+# (extract_pdf.c), which keeps its ~40 dependencies out of every start-up.
+list(APPEND LOKI_EXTRA_LIBS PkgConfig::LIBZIP PkgConfig::LIBXML2 ${CMAKE_DL_LIBS})
+list(APPEND LOKI_EXTRA_INCLUDES ${POPPLER_GLIB_INCLUDE_DIRS})

@@ -485,6 +485,7 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
         atomic_fetch_add_explicit(&eng->st_errors, 1, memory_order_relaxed);
         return st;
     }
+    det_job det = {0}; /* before the first goto: `out` joins it if it was started */
     double t0 = loki__now_ms();
     loki_prof_scope ps_total = prof_begin(opts->profiler, "check");
     loki_prof_scope ps_scan = prof_begin(opts->profiler, "scan");
@@ -521,7 +522,6 @@ loki_status loki_check(loki_engine *eng, const char *text, size_t len,
             n++;
         cx.par = (loki_par){workers, n, 256u * 1024u};
     }
-    det_job det = {0};
     if (cx.par.n_workers > 1 && !opts->no_universal) {
         det.in = (loki_detect_input){cx.text, len, type, NULL, &vi->arena2,
                                      eng->cfg.max_spans_per_finding};

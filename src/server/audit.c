@@ -206,7 +206,7 @@ static void *writer(void *arg)
 
 audit *audit_create(const char *path, const char *fingerprint, const char *version)
 {
-    audit *a = calloc(1, sizeof *a);
+    audit *a = loki__calloc(1, sizeof *a);
     if (!a)
         return NULL;
     snprintf(a->path, sizeof a->path, "%s", path);
@@ -258,7 +258,7 @@ void audit_log(audit *a, const audit_row *row)
     }
     /* The queue grows by doubling from 64; it is handed to the writer whole. */
     if ((a->nq & (a->nq - 1)) == 0 && a->nq >= 64) {
-        audit_row *q = realloc(a->q, 2 * a->nq * sizeof *q);
+        audit_row *q = loki__realloc(a->q, 2 * a->nq * sizeof *q);
         if (!q) {
             pthread_mutex_unlock(&a->qlock);
             a->dropped++;
@@ -266,7 +266,7 @@ void audit_log(audit *a, const audit_row *row)
         }
         a->q = q;
     } else if (!a->q) {
-        a->q = malloc(64 * sizeof *a->q);
+        a->q = loki__malloc(64 * sizeof *a->q);
         if (!a->q) {
             pthread_mutex_unlock(&a->qlock);
             a->dropped++;

@@ -126,18 +126,21 @@ int srv_queue(srv *s, srv_req *q, unsigned status, struct MHD_Response *r, size_
 
 int srv_reply(srv *s, srv_req *q, unsigned status, const char *ctype, char *body, size_t len)
 {
+    /* Out of memory: a static body, so answering needs no allocation of ours. */
+    static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of "
+                              "memory\"}}";
+    enum MHD_ResponseMemoryMode mode = MHD_RESPMEM_MUST_FREE;
     if (!body) {
-        static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of "
-                                  "memory\"}}";
-        body = strdup(oom);
+        body = (char *)oom;
+        mode = MHD_RESPMEM_PERSISTENT;
         status = 503;
-        len = body ? strlen(body) : 0;
+        len = sizeof oom - 1;
         ctype = "application/json";
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"", MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
     if (!r) {
-        free(body);
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
         return -1;
     }
     if (ctype)
@@ -238,13 +241,9 @@ static const route *find_route(const char *path, const char *method, int *path_k
 
 static int preflight(srv *s, srv_req *q)
 {
-    char *body = strdup("");
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(0, body ? body : (char *)"", MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(body);
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r)
         return -1;
-    }
     add_headers(s, q, r, 204);
     MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
     MHD_add_response_header(r, "Access-Control-Allow-Headers",
@@ -309,7 +308,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     srv *s = cls;
     srv_req *q = *ctx;
     if (!q) {
-        q = calloc(1, sizeof *q);
+        q = loki__calloc(1, sizeof *q);
         if (!q)
             return MHD_NO;
         *ctx = q;

@@ -90,7 +90,7 @@ static int make_provider(srv *s, srv_proxy *px, int api)
 
 int srv_proxy_setup(srv *s)
 {
-    srv_proxy *px = calloc(1, sizeof *px);
+    srv_proxy *px = loki__calloc(1, sizeof *px);
     if (!px) {
         fprintf(stderr, "loki serve: out of memory\n");
         return -1;
@@ -276,7 +276,9 @@ void px_check(srv *s, const char *text, size_t len, px_verdict *v)
     /* Splice the verdict name in now that it is known. */
     sbuf out;
     sbuf_init(&out);
-    if (b.p) {
+    if (b.oom) {
+        out.oom = 1; /* b holds a truncated object: fail below rather than send it */
+    } else {
         sbuf_put(&out, b.p, verdict_at);
         sbuf_puts(&out, px_verdict_name(v->verdict));
         sbuf_put(&out, b.p + verdict_at, b.len - verdict_at);
@@ -486,7 +488,7 @@ static int reply_answer(srv *s, srv_req *q, const px_call *c, loki_provider_resu
     } else {
         body = px_add_loki(r->body ? r->body : "", r->body_len, v.loki_json, v.loki_len, &len);
         if (!body) { /* not a JSON object (cannot happen for a parsed 2xx): relay it as is */
-            body = malloc(r->body_len + 1);
+            body = loki__malloc(r->body_len + 1);
             if (body) {
                 memcpy(body, r->body ? r->body : "", r->body_len);
                 len = r->body_len;
@@ -506,7 +508,7 @@ int px_respond(srv *s, srv_req *q, const px_call *c, loki_status st, loki_provid
     } else if (st == LOKI_OK && r->status >= 300 && !r->streamed) {
         /* The provider's own error: relay status and body unchanged. */
         set_retry_after(q, (unsigned)r->status, r->retry_after_ms);
-        char *body = malloc(r->body_len + 1);
+        char *body = loki__malloc(r->body_len + 1);
         if (body)
             memcpy(body, r->body ? r->body : "", r->body_len);
         px_count(s, c->api, c->stream, result, r);
@@ -606,7 +608,10 @@ static int proxy_route(srv *s, srv_req *q, int api)
     double t0 = s->now();
     if (!s->proxy)
         return reply_error(s, q, api, 503, "unavailable", "LOKI: the interceptor is not set up");
-    cJSON *root = q->body.len ? cJSON_ParseWithLength(q->body.p, q->body.len) : NULL;
+    int oom = 0;
+    cJSON *root = q->body.len ? srv_json_parse(q->body.p, q->body.len, NULL, &oom) : NULL;
+    if (oom)
+        return reply_error(s, q, api, 503, "out_of_memory", "LOKI: out of memory; try again");
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return reply_error(s, q, api, 400, "invalid_json",

@@ -121,7 +121,7 @@ static int push_mark(pstream *ps)
 {
     if (ps->n_marks == ps->cap_marks) {
         size_t cap = ps->cap_marks ? ps->cap_marks * 2 : 64;
-        mark *m = realloc(ps->marks, cap * sizeof *m);
+        mark *m = loki__realloc(ps->marks, cap * sizeof *m);
         if (!m)
             return -1;
         ps->marks = m;
@@ -348,10 +348,10 @@ static void reader_free(void *cls)
 
 static pstream *ps_create(srv *s, srv_req *q, const px_call *c, double t0)
 {
-    pstream *ps = calloc(1, sizeof *ps);
+    pstream *ps = loki__calloc(1, sizeof *ps);
     if (!ps)
         return NULL;
-    ps->body = malloc(q->body.len + 1);
+    ps->body = loki__malloc(q->body.len + 1);
     if (!ps->body) {
         free(ps);
         return NULL;

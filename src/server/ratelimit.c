@@ -25,14 +25,14 @@ struct ratelimit {
 
 ratelimit *ratelimit_create(double rate, double burst, size_t max_clients)
 {
-    ratelimit *r = calloc(1, sizeof *r);
+    ratelimit *r = loki__calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->rate = rate;
     r->burst = burst < 1 ? 1 : burst;
     r->max_clients = max_clients;
     r->nbuckets = 4096;
-    r->tab = calloc(r->nbuckets, sizeof *r->tab);
+    r->tab = loki__calloc(r->nbuckets, sizeof *r->tab);
     if (!r->tab) {
         free(r);
         return NULL;
@@ -119,7 +119,7 @@ int ratelimit_take(ratelimit *r, const char *client, double now, double *retry_a
         if (r->n >= r->max_clients)
             sweep(r, now);
         size_t len = strlen(client);
-        b = r->n < r->max_clients ? malloc(sizeof *b + len + 1) : NULL;
+        b = r->n < r->max_clients ? loki__malloc(sizeof *b + len + 1) : NULL;
         if (!b) {
             /* Table full of active clients (or no memory): fail open rather than lock out
              * a client we cannot track. */

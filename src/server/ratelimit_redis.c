@@ -104,7 +104,7 @@ static int parse_url(rl_redis *r, const char *url)
             return -1;
         if (q && (strncmp(q + 1, "db=", 3) || parse_int(q + 4, strlen(q + 4), 0, 1000000, &r->db)))
             return -1;
-        r->path = strndup(p, n);
+        r->path = loki__strndup(p, n);
         return r->path ? 0 : -1;
     }
     if (strncmp(p, "redis://", 8) != 0)
@@ -114,7 +114,7 @@ static int parse_url(rl_redis *r, const char *url)
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *pw = colon ? colon + 1 : p;
-        r->password = strndup(pw, (size_t)(at - pw));
+        r->password = loki__strndup(pw, (size_t)(at - pw));
         if (!r->password)
             return -1;
         p = at + 1;
@@ -128,7 +128,7 @@ static int parse_url(rl_redis *r, const char *url)
         return -1;
     if (slash && slash[1] && parse_int(slash + 1, strlen(slash + 1), 0, 1000000, &r->db))
         return -1;
-    r->host = hostlen ? strndup(p, hostlen) : strdup("127.0.0.1");
+    r->host = hostlen ? loki__strndup(p, hostlen) : loki__strdup("127.0.0.1");
     return r->host ? 0 : -1;
 }
 
@@ -256,7 +256,7 @@ static void conn_put(rl_redis *r, redisContext *c, int broken)
 rl_redis *rl_redis_create(const char *url, double rate, double burst, unsigned pool_size, char *err,
                           size_t errsz)
 {
-    rl_redis *r = calloc(1, sizeof *r);
+    rl_redis *r = loki__calloc(1, sizeof *r);
     if (!r) {
         snprintf(err, errsz, "out of memory");
         return NULL;

@@ -16,7 +16,34 @@
 
 /* ---- request parsing -------------------------------------------------------------------- */
 
-/* Parses the body as JSON; on failure replies 400 with the byte offset, line and column. */
+/* cJSON allocates through libloki's wrapper like the rest of the server; a failed allocation
+ * is noted per thread so that running out of memory is not reported as malformed JSON. */
+static _Thread_local int json_oom;
+
+static void *json_malloc(size_t n)
+{
+    void *p = loki__malloc(n);
+    if (!p)
+        json_oom = 1;
+    return p;
+}
+
+void srv_json_init(void)
+{
+    cJSON_Hooks h = {json_malloc, free};
+    cJSON_InitHooks(&h);
+}
+
+cJSON *srv_json_parse(const char *p, size_t n, const char **end, int *oom)
+{
+    json_oom = 0;
+    cJSON *root = cJSON_ParseWithLengthOpts(p, n, end, 0);
+    *oom = !root && json_oom;
+    return root;
+}
+
+/* Parses the body as JSON; on failure replies 400 with the byte offset, line and column (503
+ * when memory ran out). */
 static cJSON *parse_json(srv *s, srv_req *q)
 {
     if (q->body.len == 0) {
@@ -24,7 +51,12 @@ static cJSON *parse_json(srv *s, srv_req *q)
         return NULL;
     }
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(q->body.p, q->body.len, &end, 0);
+    int oom = 0;
+    cJSON *root = srv_json_parse(q->body.p, q->body.len, &end, &oom);
+    if (oom) {
+        srv_error(s, q, 503, "out_of_memory", "out of memory parsing the request");
+        return NULL;
+    }
     if (root) {
         /* cJSON stops after the first value; anything but whitespace after it is an error. */
         const char *p = end, *lim = q->body.p + q->body.len;
@@ -231,14 +263,18 @@ static int is_document_body(srv_req *q)
     return 0;
 }
 
-/* Decodes standard base64 (whitespace not allowed). Returns a malloc'd buffer or NULL. */
-static unsigned char *b64_decode(const char *in, size_t n, size_t *out_len)
+/* Decodes standard base64 (whitespace not allowed). Returns a malloc'd buffer, or NULL with
+ * *oom set when memory ran out (clear when the input is not base64). */
+static unsigned char *b64_decode(const char *in, size_t n, size_t *out_len, int *oom)
 {
+    *oom = 0;
     if (n % 4 != 0 || n > (size_t)INT32_MAX)
         return NULL;
-    unsigned char *out = malloc(n / 4 * 3 + 1);
-    if (!out)
+    unsigned char *out = loki__malloc(n / 4 * 3 + 1);
+    if (!out) {
+        *oom = 1;
         return NULL;
+    }
     int k = n ? EVP_DecodeBlock(out, (const unsigned char *)in, (int)n) : 0;
     if (k < 0) {
         free(out);
@@ -262,6 +298,8 @@ static int extract_upload(srv *s, srv_req *q, const void *data, size_t len, cons
         return srv_error(s, q, 413, "document_too_large", "%s", err.message), -1;
     if (st == LOKI_EINVAL)
         return srv_error(s, q, 415, "unsupported_document", "%s", err.message), -1;
+    if (st == LOKI_ENOMEM)
+        return srv_error(s, q, 503, "out_of_memory", "out of memory; try again"), -1;
     if (st != LOKI_OK)
         return srv_error(s, q, 400, "invalid_document", "%s", err.message), -1;
     v->text = loki_extracted_text(*ex, &v->len);
@@ -297,9 +335,13 @@ static int validate_common(srv *s, srv_req *q, int loki_shape)
                 return srv_error(s, q, 400, "invalid_type", "'document_base64' must be a string");
             }
             size_t bl = 0;
-            unsigned char *bytes = b64_decode(b64->valuestring, strlen(b64->valuestring), &bl);
+            int oom = 0;
+            unsigned char *bytes =
+                b64_decode(b64->valuestring, strlen(b64->valuestring), &bl, &oom);
             if (!bytes) {
                 cJSON_Delete(root);
+                if (oom)
+                    return srv_error(s, q, 503, "out_of_memory", "out of memory; try again");
                 return srv_error(s, q, 400, "invalid_base64",
                                  "'document_base64' is not valid base64");
             }
@@ -466,7 +508,7 @@ int route_batch(srv *s, srv_req *q)
         goto out;
     }
     batch b = {.s = s, .n = n};
-    b.items = calloc(n, sizeof *b.items);
+    b.items = loki__calloc(n, sizeof *b.items);
     if (!b.items) {
         rc = srv_error(s, q, 503, "out_of_memory", "out of memory");
         goto out;
@@ -502,7 +544,7 @@ out:
 
 int route_modules(srv *s, srv_req *q)
 {
-    char *p = strdup(s->modules_json);
+    char *p = loki__strdup(s->modules_json);
     return srv_reply(s, q, 200, "application/json", p, p ? strlen(p) : 0);
 }
 
@@ -510,7 +552,7 @@ int route_gates(srv *s, srv_req *q)
 {
     const char *mod = srv_arg(q, "module");
     if (!mod) {
-        char *p = strdup(s->gates_json);
+        char *p = loki__strdup(s->gates_json);
         return srv_reply(s, q, 200, "application/json", p, p ? strlen(p) : 0);
     }
     const loki_module_info *mi = loki_engine_find_module(s->eng, mod);
@@ -601,7 +643,9 @@ int route_health(srv *s, srv_req *q)
     sbuf_init(&b);
     sbuf_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%.3f",
                 degraded ? "degraded" : "ok", loki_version(), s->now() - s->started);
-    if (cl.p)
+    if (cl.oom)
+        b.oom = 1; /* cl holds a truncated fragment: answer 503 rather than broken JSON */
+    else if (cl.p)
         sbuf_put(&b, cl.p, cl.len);
     sbuf_release(&cl);
     srv_proxy_health(s, &b);

@@ -35,7 +35,7 @@ static int grow(sbuf *b, size_t extra)
         }
         nc *= 2;
     }
-    char *q = realloc(b->p, nc);
+    char *q = loki__realloc(b->p, nc);
     if (!q) {
         b->oom = 1;
         return -1;

@@ -4,7 +4,7 @@
  * files: configuration (config.c), the HTTP layer (http.c), routes (routes.c, validate.c), and
  * the building blocks each with their own section below: string buffer (sbuf.c), verdict cache
  * (libloki's loki_cache), token-bucket limiter (ratelimit.c), audit log (audit.c), metrics (metrics.c).
- * Only the public libloki API is used.
+ * Only the public libloki API is used, and libloki's allocation wrapper (see below).
  */
 #ifndef LOKI_SERVER_H
 #define LOKI_SERVER_H
@@ -17,6 +17,10 @@
 #include <stdio.h>
 
 #include "loki/loki.h"
+/* The server allocates through libloki's wrapper (loki__malloc, loki__calloc, loki__realloc,
+ * loki__strdup, loki__strndup; released with free()) so the allocation-failure tests reach
+ * its request paths as they reach the library's (tests/unit/test_server_alloc.c). */
+#include "../lib/util/util.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* String buffer (sbuf.c). Grows on demand; on allocation failure it sets `oom` and further   */
@@ -263,6 +267,7 @@ typedef struct srv {
     char *modules_json, *gates_json; /* precomputed catalog views */
     unsigned ncpu;
     struct srv_proxy *proxy; /* the interceptor (proxy.c); NULL when setup failed */
+    struct MHD_Daemon *daemon; /* srv_start's daemon (embed.c); NULL under srv_run */
 } srv;
 
 /* A validation request after parsing, and its outcome. */
@@ -368,6 +373,31 @@ void srv_proxy_metrics(srv *s, sbuf *o);
 
 /* Starts the HTTP daemon; runs until SIGTERM/SIGINT; drains and stops. */
 int srv_run(srv *s);
+
+/* Builds what the server runs on from s->cfg (engine, catalog, cache, limiter, interceptor,
+ * audit log, access log; serve.c). Returns 0, or -1 with a message printed. srv_teardown
+ * releases it, also after a failed srv_setup. */
+int srv_setup(srv *s);
+void srv_teardown(srv *s);
+/* Starts the daemon on cfg.listen (http.c); NULL with a message printed on failure. *port is
+ * the port bound (useful with port 0). */
+struct MHD_Daemon;
+struct MHD_Daemon *srv_http_start(srv *s, unsigned *port);
+
+/* An in-process server for tests and fuzz targets (embed.c): srv_setup + srv_http_start on
+ * cfg->listen ("127.0.0.1:0" picks a free port, returned in *port). No signals, no exit().
+ * Returns NULL with a message printed on failure. srv_stop closes every connection, stops the
+ * daemon and frees everything; srv_stop(NULL) is a no-op. */
+srv *srv_start(const srv_config *cfg, unsigned *port);
+void srv_stop(srv *s);
+
+/* JSON request bodies (routes.c). srv_json_init makes cJSON allocate through libloki's
+ * wrapper (process-wide; call before any thread parses). srv_json_parse parses p[0..n) like
+ * cJSON_ParseWithLengthOpts and sets *oom when it failed for want of memory rather than
+ * because of the input. Thread-safe. */
+struct cJSON;
+void srv_json_init(void);
+struct cJSON *srv_json_parse(const char *p, size_t n, const char **end, int *oom);
 
 /* Several instances (cluster.c). Fills cfg.instance_id when unset (hostname:port, or a random
  * id). */

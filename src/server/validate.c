@@ -242,7 +242,11 @@ static loki_status compute(void *ud, void **val, size_t *val_len, uint64_t *ttl_
     *val = encode(c->r, val_len);
     free(c->r->json);
     c->r->json = NULL;
-    return *val ? LOKI_OK : LOKI_ENOMEM;
+    if (!*val) { /* r must not stay a 200 without its JSON */
+        fail(c->r, 503, "out_of_memory", "out of memory; try again");
+        return LOKI_ENOMEM;
+    }
+    return LOKI_OK;
 }
 
 /* Cache lookup, or single-flight computation. Returns 0 when r is final. */

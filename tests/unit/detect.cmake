@@ -16,3 +16,10 @@ add_test(NAME unit.detect_templates COMMAND test_detect_templates
   ${PROJECT_SOURCE_DIR}/../shared/corpus/templates)
 set_tests_properties(unit.detect_templates PROPERTIES LABELS "unit" TIMEOUT 300
   SKIP_RETURN_CODE 77)
+
+# The phrase tries of the detectors match exactly what the phrase-by-phrase matcher did.
+add_executable(test_detect_lex unit/test_detect_lex.c)
+target_include_directories(test_detect_lex PRIVATE ${PROJECT_SOURCE_DIR}/src/lib)
+target_link_libraries(test_detect_lex PRIVATE loki_static)
+add_test(NAME unit.detect_lex COMMAND test_detect_lex)
+set_tests_properties(unit.detect_lex PROPERTIES LABELS "unit" TIMEOUT 300 PASS_REGULAR_EXPRESSION "^ok: ")

@@ -116,14 +116,21 @@ static char *plain_excerpt(loki_arena *a, const char *t, size_t s, size_t e, con
     return x;
 }
 
-static void locate(const loki_posmap *pm, loki_span *sp, size_t s, size_t e)
+static void locate(const loki_posmap *pm, const char *t, loki_span *sp, size_t s, size_t e)
 {
-    size_t cp_end;
     sp->start = s;
     sp->end = e;
     loki__posmap_locate(pm, s, &sp->line, &sp->column, &sp->char_start);
-    loki__posmap_locate(pm, e, NULL, NULL, &cp_end);
-    sp->char_end = cp_end;
+    /* A span is short: counting its code points beats a second lookup, which counts from a
+     * checkpoint up to LOKI_POS_STEP bytes back. */
+    if (e - s <= LOKI_POS_STEP) {
+        size_t cp = 0;
+        for (size_t i = s; i < e; i++)
+            cp += ((unsigned char)t[i] & 0xC0) != 0x80;
+        sp->char_end = sp->char_start + cp;
+    } else {
+        loki__posmap_locate(pm, e, NULL, NULL, &sp->char_end);
+    }
 }
 
 typedef struct ctx {
@@ -142,7 +149,7 @@ static loki_status pii_finding(const ctx *c, const loki_pii *p, loki_universal_f
         return LOKI_ENOMEM;
     for (size_t k = 0; k < ns; k++) {
         size_t s = k ? p->start2 : p->start, e = k ? p->end2 : p->end;
-        locate(c->pm, &sp[k], s, e);
+        locate(c->pm, c->in->text, &sp[k], s, e);
         char *x = pii_excerpt(a, c->in->text, s, e, p->type, (int)k);
         if (!x)
             return LOKI_ENOMEM;
@@ -173,7 +180,7 @@ static loki_status claim_finding(const ctx *c, const loki_claim_hit *h, loki_uni
         return LOKI_ENOMEM;
     for (size_t k = 0; k < ns; k++) {
         size_t s = h->range[k][0], e = h->range[k][1];
-        locate(c->pm, &sp[k], s, e);
+        locate(c->pm, c->in->text, &sp[k], s, e);
         char *x = plain_excerpt(a, c->in->text, s, e, c->pii, c->n_pii);
         if (!x)
             return LOKI_ENOMEM;
@@ -196,13 +203,6 @@ static loki_status claim_finding(const ctx *c, const loki_claim_hit *h, loki_uni
 /* Cross-validation that needs no gate: sensitive identifiers in an invoice. */
 static int invoice_pii(const ctx *c, loki_universal_finding *f)
 {
-    int invoice = c->in->doc_type && strcmp(c->in->doc_type, "invoice") == 0;
-    for (size_t i = 0; !invoice && i < c->in->len; i++)
-        if ((c->in->text[i] | 0x20) == 'i' && lx_word_start(c->in->text, i) &&
-            loki__lx_phrase_at(c->in->text, c->in->len, i, "invoice"))
-            invoice = 1;
-    if (!invoice)
-        return 0;
     int card = 0, other = 0;
     for (size_t k = 0; k < c->n_pii; k++) {
         if (c->pii[k].confidence < 0.5)
@@ -211,6 +211,13 @@ static int invoice_pii(const ctx *c, loki_universal_finding *f)
         other |= c->pii[k].type == LOKI_PII_NI || c->pii[k].type == LOKI_PII_NHS;
     }
     if (!card && !other)
+        return 0; /* before looking for the word, which costs a pass over the text */
+    int invoice = c->in->doc_type && strcmp(c->in->doc_type, "invoice") == 0;
+    for (size_t i = 0; !invoice && i < c->in->len; i++)
+        if ((c->in->text[i] | 0x20) == 'i' && lx_word_start(c->in->text, i) &&
+            loki__lx_phrase_at(c->in->text, c->in->len, i, "invoice"))
+            invoice = 1;
+    if (!invoice)
         return 0;
     memset(f, 0, sizeof *f);
     f->detector = "cross_validation";

@@ -7,7 +7,8 @@
  *
  * Everything here is linear in the length of the text: scanners look at most a fixed distance
  * ahead or behind any position, and the contradiction detector records which claim classes
- * appear in one pass instead of comparing sentences. Nothing here keeps global state, so every
+ * appear in one pass instead of comparing sentences. The only global state is the word and
+ * phrase tables (detect_lex.h), built once under pthread_once and read-only after, so every
  * function is thread-safe.
  */
 #ifndef LOKI_DETECT_H

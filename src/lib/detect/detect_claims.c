@@ -3,11 +3,12 @@
  * Claim-level detectors: contradictions, unsupported claims (invented statistics, citations,
  * fabricated certainty, absolute guarantees), financial-promotion risk and Consumer Duty gaps.
  *
- * One pass over the word starts of the text. Every phrase is tried at every word start (a
- * bounded comparison), and what it means is recorded: for contradictions only the first
- * occurrence of each side of each claim class, so a class that has both sides is reported
- * with both spans without ever comparing sentences with each other. Sentence-level evidence
- * (a year, a percentage, a study word, a source) is kept as flags for the current sentence.
+ * One pass over the words of the text. At each word start the whole phrase table is matched
+ * at once (a trie, detect_lex.h; most words are ruled out by a hashed test of the word first),
+ * and what a phrase means is recorded: for contradictions only the first occurrence of each
+ * side of each claim class, so a class that has both sides is reported with both spans without
+ * ever comparing sentences with each other. Sentence-level evidence (a year, a percentage, a
+ * study word, a source) is kept as flags for the current sentence.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,8 +28,9 @@ enum kind {
     K_STUDY,    /* sentence evidence */
     K_INST,
     K_SOURCE,
-    K_CD,    /* Consumer Duty term `cls` */
-    K_INVEST /* investment-context signal number `cls` */
+    K_CD,     /* Consumer Duty term `cls` */
+    K_INVEST, /* investment-context signal number `cls` */
+    K_ETAL    /* "et al": citation evidence */
 };
 
 enum {
@@ -243,32 +245,10 @@ static const phrase phrases[] = {
     {"profit", K_INVEST, 13, 0, 0},
     {"profits", K_INVEST, 13, 0, 0},
     {"capital", K_INVEST, 14, 0, 0},
+
+    {"et al", K_ETAL, 0, 0, 0},
 };
 #define N_PHRASES (sizeof phrases / sizeof phrases[0])
-
-/* Phrases grouped by first byte, built once: a word start is compared only with the phrases
- * that begin with its letter (a few), not with all of them. */
-static unsigned short by_first[N_PHRASES];
-static unsigned short first_start[257];
-static pthread_once_t first_once = PTHREAD_ONCE_INIT;
-
-static void build_first_index(void)
-{
-    unsigned count[256] = {0};
-    for (size_t k = 0; k < N_PHRASES; k++)
-        count[(unsigned char)phrases[k].p[0]]++;
-    unsigned acc = 0;
-    for (int c = 0; c < 256; c++) {
-        first_start[c] = (unsigned short)acc;
-        acc += count[c];
-    }
-    first_start[256] = (unsigned short)acc;
-    unsigned fill[256];
-    for (int c = 0; c < 256; c++)
-        fill[c] = first_start[c];
-    for (size_t k = 0; k < N_PHRASES; k++)
-        by_first[fill[(unsigned char)phrases[k].p[0]]++] = (unsigned short)k;
-}
 
 static const char *const w_negation[] = {
     "not",    "no",    "never",   "without", "cannot", "nor",    "neither", "isn't",
@@ -280,6 +260,30 @@ static const char *const w_mention[] = {
     "do not say",   "not permitted", "misleading", "instead of",  NULL};
 static const char *const w_cond[] = {"if",    "unless",  "where", "may", "might",
                                      "could", "whether", "when",  NULL};
+
+/* The lists prepared for matching, built once: every word start is matched against the whole
+ * phrase table in one walk (detect_lex.h), not phrase by phrase. */
+static const char *phrase_text[N_PHRASES + 1];
+static lx_node nodes[2048];        /* 1,645 in use */
+static unsigned short cells[4096]; /* 2,949 in use */
+static const char *const w_percent[] = {" percent", " per cent", " out of", NULL};
+static lx_dict d_phrases, d_negation, d_mention, d_cond, d_percent;
+static pthread_once_t dicts_once = PTHREAD_ONCE_INIT;
+
+static void build_dicts(void)
+{
+    lx_pool pool = {.node = nodes,
+                    .cap_node = sizeof nodes / sizeof nodes[0],
+                    .cell = cells,
+                    .cap_cell = sizeof cells / sizeof cells[0]};
+    for (size_t k = 0; k < N_PHRASES; k++)
+        phrase_text[k] = phrases[k].p;
+    loki__lx_dict_init(&d_phrases, phrase_text, &pool);
+    loki__lx_dict_init(&d_negation, w_negation, &pool);
+    loki__lx_dict_init(&d_mention, w_mention, &pool);
+    loki__lx_dict_init(&d_cond, w_cond, &pool);
+    loki__lx_dict_init(&d_percent, w_percent, &pool);
+}
 
 #define MAX_RANGES 8
 
@@ -333,9 +337,8 @@ static int negated(const state *st, size_t i)
         if (e == j)
             break;
         words++;
-        for (const char *const *w = w_negation; *w; w++)
-            if (loki__lx_phrase_at(st->t, e, j, *w) == e)
-                return 1;
+        if (loki__lx_dict_ends_at(&d_negation, st->t, e, j))
+            return 1;
     }
     return 0;
 }
@@ -350,12 +353,12 @@ static int mentioned(const state *st, size_t s, size_t e)
         ((unsigned char)t[s - 1] == 0x98 || (unsigned char)t[s - 1] == 0x9C))
         return 1;
     (void)e;
-    return loki__lx_window_has(t, st->len, back_window(st, s, 120), s, w_mention);
+    return loki__lx_window_has(&d_mention, t, st->len, back_window(st, s, 120), s);
 }
 
 static int conditional(const state *st, size_t s)
 {
-    return loki__lx_window_has(st->t, st->len, back_window(st, s, 80), s, w_cond);
+    return loki__lx_window_has(&d_cond, st->t, st->len, back_window(st, s, 80), s);
 }
 
 static void on_phrase(state *st, const phrase *ph, size_t s, size_t e)
@@ -398,6 +401,7 @@ static void on_phrase(state *st, const phrase *ph, size_t s, size_t e)
     case K_SOURCE: st->has_source = 1; break;
     case K_CD: st->cd_seen |= 1u << ph->cls; break;
     case K_INVEST: st->invest_bits |= 1u << ph->cls; break;
+    case K_ETAL: st->has_etal = 1; break;
     }
 }
 
@@ -420,9 +424,7 @@ static void on_number(state *st, size_t i)
     }
     if (k < st->len && t[k] == '%')
         st->has_pct = 1;
-    else if (loki__lx_phrase_at(t, st->len, k, " percent") ||
-             loki__lx_phrase_at(t, st->len, k, " per cent") ||
-             loki__lx_phrase_at(t, st->len, k, " out of"))
+    else if (loki__lx_dict_at(&d_percent, t, st->len, k))
         st->has_pct = 1;
 }
 
@@ -453,38 +455,47 @@ static size_t sentence_break(const state *st, size_t i)
     return 0;
 }
 
+/* A word t[i, e) starts at i: numbers, then every phrase of the table that matches there. */
+static void on_word(state *st, size_t i, size_t e, lx_hit *hits)
+{
+    if (lx_digit(st->t[i]))
+        on_number(st, i); /* and phrases such as "100% safe" below */
+    if (!lx_dict_may_start(&d_phrases, st->t, i, e))
+        return;
+    size_t n = loki__lx_dict_match(&d_phrases, st->t, st->len, i, hits);
+    for (size_t k = 0; k < n; k++)
+        on_phrase(st, &phrases[hits[k].phrase], i, hits[k].end);
+}
+
 static void scan_text(state *st)
 {
     const char *t = st->t;
-    pthread_once(&first_once, build_first_index);
+    lx_hit hits[N_PHRASES];
+    pthread_once(&dicts_once, build_dicts);
     for (size_t i = 0; i < st->len;) {
-        size_t nb = sentence_break(st, i);
-        if (nb) {
-            /* The sentence range excludes leading blanks and the terminator's line break. */
-            end_sentence(st, t[i] == '\n' ? i : i + 1);
-            st->sent = nb;
-            while (st->sent < st->len && (t[st->sent] == ' ' || t[st->sent] == '\t'))
-                st->sent++;
-            i = nb;
-            continue;
+        unsigned cls = lx_class(t[i]);
+        if (cls & LX_STOP) {
+            size_t nb = sentence_break(st, i);
+            if (nb) {
+                /* The sentence range excludes leading blanks and the terminator's line
+                 * break. */
+                end_sentence(st, t[i] == '\n' ? i : i + 1);
+                st->sent = nb;
+                while (st->sent < st->len && (t[st->sent] == ' ' || t[st->sent] == '\t'))
+                    st->sent++;
+                i = nb;
+                continue;
+            }
         }
-        if (!lx_word_start(t, i) || !lx_alnum(t[i])) {
+        if (!(cls & LX_ALNUM)) {
             i++;
             continue;
         }
-        if (lx_digit(t[i]))
-            on_number(st, i); /* and phrases such as "100% safe" below */
-        char c = lx_lower(t[i]);
-        if (c == 'e' && loki__lx_phrase_at(t, st->len, i, "et al"))
-            st->has_etal = 1;
-        unsigned char uc = (unsigned char)c;
-        for (unsigned q = first_start[uc]; q < first_start[uc + 1]; q++) {
-            const phrase *ph = &phrases[by_first[q]];
-            size_t e = loki__lx_phrase_at(t, st->len, i, ph->p);
-            if (e)
-                on_phrase(st, ph, i, e);
-        }
-        i++;
+        /* The rest of the word holds no word start and no sentence end. */
+        size_t e = lx_word_end(t, st->len, i + 1);
+        if (lx_word_start(t, i))
+            on_word(st, i, e, hits);
+        i = e;
     }
     end_sentence(st, st->len);
 }

@@ -3,7 +3,10 @@
  * PII scanner: hand-written recognisers tried at word starts, each looking a bounded distance
  * ahead, then validated (detect_validate.c) and scored by nearby context words. A candidate is
  * only what passes its validator; context raises or lowers its confidence (Presidio-style).
+ * The main pass stops only at bytes a value can start with (digits, capitals, '+', '('); the
+ * e-mail and IPv6 passes only around '@' and ':' (memchr).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,19 +54,48 @@ static const char *const w_neg[] = {"example",   "e.g",         "sample",   "dum
                                     "fake",      "placeholder", "specimen", "fictitious",
                                     "fictional", "test",        "format",   NULL};
 
-static int ctx(const scan *sc, size_t s, size_t e, const char *const *w)
+/* The word lists prepared for matching (detect_lex.h), built once. */
+static lx_dict d_card, d_iban, d_ni, d_nhs, d_sort, d_acct, d_passport, d_dvla, d_dob, d_phone,
+    d_ip, d_not_ip, d_post, d_neg;
+static lx_node nodes[1024];            /* 542 in use */
+static unsigned short cells[1024];     /* 704 in use */
+static unsigned char value_start[256]; /* see next_start() */
+static pthread_once_t dicts_once = PTHREAD_ONCE_INIT;
+
+static void build_dicts(void)
+{
+    for (unsigned c = 0; c < 256; c++)
+        value_start[c] = (lx_class((char)c) & (LX_DIGIT | LX_UPPER)) || c == '+' || c == '(';
+    lx_pool pool = {.node = nodes,
+                    .cap_node = sizeof nodes / sizeof nodes[0],
+                    .cell = cells,
+                    .cap_cell = sizeof cells / sizeof cells[0]};
+    static const struct {
+        lx_dict *d;
+        const char *const *words;
+    } lists[] = {
+        {&d_card, w_card}, {&d_iban, w_iban},         {&d_ni, w_ni},     {&d_nhs, w_nhs},
+        {&d_sort, w_sort}, {&d_acct, w_acct},         {&d_dob, w_dob},   {&d_dvla, w_dvla},
+        {&d_ip, w_ip},     {&d_passport, w_passport}, {&d_post, w_post}, {&d_phone, w_phone},
+        {&d_neg, w_neg},   {&d_not_ip, w_not_ip},
+    };
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++)
+        loki__lx_dict_init(lists[k].d, lists[k].words, &pool);
+}
+
+static int ctx(const scan *sc, size_t s, size_t e, const lx_dict *w)
 {
     size_t from = s > CTX_BEFORE ? s - CTX_BEFORE : 0;
-    return loki__lx_window_has(sc->t, sc->len, from, e + CTX_AFTER, w);
+    return loki__lx_window_has(w, sc->t, sc->len, from, e + CTX_AFTER);
 }
 
 /* Base confidence adjusted by the type's context words and the generic negative ones. */
-static double score(const scan *sc, size_t s, size_t e, double base, const char *const *w)
+static double score(const scan *sc, size_t s, size_t e, double base, const lx_dict *w)
 {
     double c = base;
     if (w && ctx(sc, s, e, w))
         c += CTX_BOOST;
-    if (ctx(sc, s, e, w_neg))
+    if (ctx(sc, s, e, &d_neg))
         c -= CTX_PENALTY;
     return c < 0 ? 0 : c > 1 ? 1 : c;
 }
@@ -119,7 +151,9 @@ static int start_ok(const scan *sc, size_t i)
     char p = sc->t[i - 1];
     if (lx_alnum(p) || p == '_' || p == '@')
         return 0;
-    if (strchr(".-/:,+", p) && i >= 2 && lx_alnum(sc->t[i - 2]))
+    /* (NUL too: the text never holds one, and this once was a strchr() on that set.) */
+    int joiner = p == '.' || p == '-' || p == '/' || p == ':' || p == ',' || p == '+' || !p;
+    if (joiner && i >= 2 && lx_alnum(sc->t[i - 2]))
         return p == ':' && lx_alpha(sc->t[i - 2]); /* "Tel:07..." */
     return 1;
 }
@@ -198,12 +232,12 @@ static size_t try_sort_code(scan *sc, const groups *g)
         as = g->s[3];
         ae = g->e[3];
     } else if (!account_after(sc, e, &as, &ae)) {
-        if (ctx(sc, s, e, w_sort))
+        if (ctx(sc, s, e, &d_sort))
             add(sc, LOKI_PII_SORT_CODE, s, e, score(sc, s, e, 0.7, NULL), 0);
         return e;
     }
-    double conf = score(sc, s, ae, 0.65, w_sort);
-    if (ctx(sc, s, ae, w_acct))
+    double conf = score(sc, s, ae, 0.65, &d_sort);
+    if (ctx(sc, s, ae, &d_acct))
         conf = conf + 0.1 > 1 ? 1 : conf + 0.1;
     add2(sc, LOKI_PII_SORT_ACCOUNT, s, e, as, ae, conf, 0);
     return e;
@@ -218,7 +252,7 @@ static size_t try_card(scan *sc, const groups *g)
         if (!end_ok(sc, e) && k + 1 == g->n)
             continue;
         if (loki__card_valid(sc->t + s, e - s)) {
-            add(sc, LOKI_PII_CARD, s, e, score(sc, s, e, 0.7, w_card), 0);
+            add(sc, LOKI_PII_CARD, s, e, score(sc, s, e, 0.7, &d_card), 0);
             return e;
         }
     }
@@ -291,7 +325,7 @@ static size_t try_phone(scan *sc, size_t i)
         double base = v == 2 ? 0.5 : 0.6;
         if (v == 2)
             fl |= LOKI_PII_F_ROLE;
-        double c = score(sc, i, e, base, w_phone);
+        double c = score(sc, i, e, base, &d_phone);
         add(sc, LOKI_PII_PHONE, i, e, fl & LOKI_PII_F_EXAMPLE && c > 0.3 ? 0.3 : c, fl);
         return e;
     }
@@ -311,7 +345,7 @@ static size_t try_nhs(scan *sc, const groups *g)
         return 0;
     if (!end_ok(sc, e) || !loki__nhs_valid(sc->t + s, e - s))
         return 0;
-    int nhs_ctx = ctx(sc, s, e, w_nhs);
+    int nhs_ctx = ctx(sc, s, e, &d_nhs);
     if (sc->t[s] == '0' && !nhs_ctx && loki__uk_phone_valid(sc->t + s, e - s))
         return 0; /* a phone number that happens to pass mod-11 */
     double c = score(sc, s, e, grouped ? 0.5 : 0.3, NULL);
@@ -321,12 +355,33 @@ static size_t try_nhs(scan *sc, const groups *g)
     return e;
 }
 
+static int month_initial(char c)
+{
+    switch (c | 0x20) {
+    case 'j':
+    case 'f':
+    case 'm':
+    case 'a':
+    case 's':
+    case 'o':
+    case 'n':
+    case 'd': return 1;
+    default: return 0;
+    }
+}
+
+/* '/', '-', '.' (and NUL, as a strchr() on them once had it; texts never hold one) */
+static int date_sep(char c)
+{
+    return c == '/' || c == '-' || c == '.' || c == '\0';
+}
+
 static size_t try_date(scan *sc, size_t i)
 {
     const char *t = sc->t;
     size_t j = i;
     if (lx_digit(t[i])) {
-        while (j < sc->len && j - i < 10 && (lx_digit(t[j]) || strchr("/-.", t[j])))
+        while (j < sc->len && j - i < 10 && (lx_digit(t[j]) || date_sep(t[j])))
             j++;
         while (j > i && !lx_digit(t[j - 1]))
             j--;
@@ -348,7 +403,9 @@ static size_t try_date(scan *sc, size_t i)
                 return 0;
         }
     } else {
-        /* "March 3, 1985" */
+        /* "March 3, 1985" (the validator wants a month's name, so its initial first) */
+        if (!month_initial(t[i]))
+            return 0;
         while (j < sc->len && j - i < 9 && lx_alpha(t[j]))
             j++;
         if (j >= sc->len || t[j] != ' ')
@@ -364,7 +421,7 @@ static size_t try_date(scan *sc, size_t i)
     }
     if (!end_ok(sc, j))
         return 0;
-    if (ctx(sc, i, i, w_dob))
+    if (ctx(sc, i, i, &d_dob))
         add(sc, LOKI_PII_DOB, i, j, score(sc, i, j, 0.8, NULL), 0);
     return j; /* a date is never another kind of number */
 }
@@ -378,8 +435,8 @@ static size_t try_ipv4(scan *sc, size_t i)
         j--;
     if (!end_ok(sc, j) || !loki__ipv4_valid(sc->t + i, j - i))
         return 0;
-    double c = score(sc, i, j, 0.6, w_ip);
-    if (ctx(sc, i, i, w_not_ip))
+    double c = score(sc, i, j, 0.6, &d_ip);
+    if (ctx(sc, i, i, &d_not_ip))
         c -= 0.4;
     add(sc, LOKI_PII_IP, i, j, c < 0 ? 0 : c, 0);
     return j;
@@ -400,11 +457,11 @@ static size_t try_digits(scan *sc, size_t i)
     e = g.e[0];
     if (!end_ok(sc, e) && g.n == 1)
         return 0;
-    if (n0 == 9 && ctx(sc, s, e, w_passport)) {
+    if (n0 == 9 && ctx(sc, s, e, &d_passport)) {
         add(sc, LOKI_PII_PASSPORT, s, e, score(sc, s, e, 0.75, NULL), 0);
         return e;
     }
-    if (n0 == 8 && ctx(sc, s, e, w_acct)) {
+    if (n0 == 8 && ctx(sc, s, e, &d_acct)) {
         add(sc, LOKI_PII_ACCOUNT, s, e, score(sc, s, e, 0.6, NULL), 0);
         return e;
     }
@@ -434,7 +491,7 @@ static size_t try_iban(scan *sc, size_t i)
     }
     if (n != want || !end_ok(sc, j) || !loki__iban_valid(t + i, j - i))
         return 0;
-    add(sc, LOKI_PII_IBAN, i, j, score(sc, i, j, 0.85, w_iban), 0);
+    add(sc, LOKI_PII_IBAN, i, j, score(sc, i, j, 0.85, &d_iban), 0);
     return j;
 }
 
@@ -459,7 +516,7 @@ static size_t try_ni(scan *sc, size_t i)
     if (!end_ok(sc, j) || !loki__ni_valid(t + i, j - i))
         return 0;
     double base = t[i] == 'Q' && t[i + 1] == 'Q' ? 0.5 : 0.6;
-    add(sc, LOKI_PII_NI, i, j, score(sc, i, j, base, w_ni), 0);
+    add(sc, LOKI_PII_NI, i, j, score(sc, i, j, base, &d_ni), 0);
     return j;
 }
 
@@ -467,6 +524,11 @@ static size_t try_dvla(scan *sc, size_t i)
 {
     const char *t = sc->t;
     size_t j = i, n = 0;
+    /* The sixth character (after an optional space) is the decade digit: a quick no for the
+     * capitalised words that get here. */
+    size_t d = i + 5 < sc->len && t[i + 5] == ' ' ? i + 6 : i + 5;
+    if (d >= sc->len || !lx_digit(t[d]))
+        return 0;
     while (n < 16 && j < sc->len) {
         if (t[j] == ' ' && (n == 5 || n == 11) && t[j - 1] != ' ') {
             j++;
@@ -479,24 +541,31 @@ static size_t try_dvla(scan *sc, size_t i)
     }
     if (n != 16 || !end_ok(sc, j) || !loki__dvla_valid(t + i, j - i))
         return 0;
-    add(sc, LOKI_PII_DRIVING, i, j, score(sc, i, j, 0.7, w_dvla), 0);
+    add(sc, LOKI_PII_DRIVING, i, j, score(sc, i, j, 0.7, &d_dvla), 0);
     return j;
 }
 
 static size_t try_postcode(scan *sc, size_t i)
 {
     const char *t = sc->t;
+    /* The inward code's digit comes 2 to 5 bytes in (checked for each length below too). */
+    size_t k = i + 2;
+    while (k <= i + 5 && k + 3 <= sc->len && !lx_digit(t[k]))
+        k++;
+    if (k > i + 5 || k + 3 > sc->len)
+        return 0;
     for (size_t on = 4; on >= 2; on--) {
         if (i + on + 3 > sc->len)
             continue;
         for (int sp = 1; sp >= 0; sp--) {
             size_t j = i + on + (size_t)sp + 3;
-            if (j > sc->len || (sp && t[i + on] != ' ') || !end_ok(sc, j))
+            /* The inward code starts with a digit: checked first, it rules out most words. */
+            if (j > sc->len || !lx_digit(t[j - 3]) || (sp && t[i + on] != ' ') || !end_ok(sc, j))
                 continue;
             if (!sp && lx_alnum(t[i + on]) == 0)
                 continue;
             if (loki__postcode_valid(t + i, j - i)) {
-                add(sc, LOKI_PII_POSTCODE, i, j, score(sc, i, j, sp ? 0.55 : 0.4, w_post), 0);
+                add(sc, LOKI_PII_POSTCODE, i, j, score(sc, i, j, sp ? 0.55 : 0.4, &d_post), 0);
                 return j;
             }
         }
@@ -507,10 +576,13 @@ static size_t try_postcode(scan *sc, size_t i)
 static size_t try_upper(scan *sc, size_t i)
 {
     size_t e;
-    if ((e = try_iban(sc, i)) || (e = try_ni(sc, i)) || (e = try_dvla(sc, i)) ||
-        (e = try_postcode(sc, i)) || (e = try_date(sc, i)))
+    /* An IBAN, NI number, licence number or postcode has a capital or a digit second, so a
+     * capitalised word can only be a month ("March 3, 1985"). */
+    int code = i + 1 < sc->len && (lx_upper(sc->t[i + 1]) || lx_digit(sc->t[i + 1]));
+    if (code && ((e = try_iban(sc, i)) || (e = try_ni(sc, i)) || (e = try_dvla(sc, i)) ||
+                 (e = try_postcode(sc, i))))
         return e;
-    return 0;
+    return month_initial(sc->t[i]) ? try_date(sc, i) : 0;
 }
 
 /* ---- e-mail: found from each '@' ---- */
@@ -609,7 +681,11 @@ static void scan_emails(scan *sc)
     const char *t = sc->t;
     size_t prev_end = 0;
     for (size_t a = 0; a < sc->len; a++) {
-        if (t[a] != '@' || a < prev_end)
+        const char *at = memchr(t + a, '@', sc->len - a);
+        if (!at)
+            break;
+        a = (size_t)(at - t);
+        if (a < prev_end)
             continue;
         size_t s = a;
         while (s > prev_end && a - s < 64 && local_char(t[s - 1]))
@@ -641,31 +717,59 @@ static int v6_char(char c)
     return lx_digit(c) || (lx_lower(c) >= 'a' && lx_lower(c) <= 'f') || c == ':' || c == '.';
 }
 
+/* One stretch of v6 characters, from its first byte a: a value starts at the first byte not
+ * preceded by a letter, digit or ':' and runs to the end of the stretch. Returns that end. */
+static size_t v6_stretch(scan *sc, size_t a)
+{
+    const char *t = sc->t;
+    size_t i = a;
+    while (i < sc->len && v6_char(t[i]) && i > 0 && (lx_alnum(t[i - 1]) || t[i - 1] == ':'))
+        i++;
+    if (i >= sc->len || !v6_char(t[i]))
+        return i;
+    size_t j = i, colons = 0, hex = 0;
+    while (j < sc->len && v6_char(t[j])) {
+        colons += t[j] == ':';
+        hex += t[j] != ':' && t[j] != '.';
+        j++;
+    }
+    size_t e = j;
+    while (e > i && t[e - 1] == '.')
+        e--;
+    if (colons >= 2 && hex >= 3 && e - i <= 45 && !(j < sc->len && lx_alnum(t[j])) &&
+        loki__ipv6_valid(t + i, e - i))
+        add(sc, LOKI_PII_IP, i, e, score(sc, i, e, 0.8, &d_ip), 0);
+    return j;
+}
+
+/* An address has colons, so only the stretches around a ':' are looked at (memchr). */
 static void scan_ipv6(scan *sc)
 {
     const char *t = sc->t;
-    for (size_t i = 0; i < sc->len;) {
-        if (!v6_char(t[i]) || (i > 0 && (lx_alnum(t[i - 1]) || t[i - 1] == ':'))) {
-            i++;
-            continue;
-        }
-        size_t j = i, colons = 0, hex = 0;
-        while (j < sc->len && v6_char(t[j])) {
-            colons += t[j] == ':';
-            hex += t[j] != ':' && t[j] != '.';
-            j++;
-        }
-        size_t e = j;
-        while (e > i && t[e - 1] == '.')
-            e--;
-        if (colons >= 2 && hex >= 3 && e - i <= 45 && !(j < sc->len && lx_alnum(t[j])) &&
-            loki__ipv6_valid(t + i, e - i))
-            add(sc, LOKI_PII_IP, i, e, score(sc, i, e, 0.8, w_ip), 0);
-        i = j > i ? j : i + 1;
+    size_t done = 0; /* every stretch before it is handled */
+    const char *colon;
+    while (done < sc->len && (colon = memchr(t + done, ':', sc->len - done)) != NULL) {
+        size_t a = (size_t)(colon - t);
+        while (a > done && v6_char(t[a - 1]))
+            a--;
+        done = v6_stretch(sc, a);
     }
 }
 
 /* ---- putting it together ---- */
+
+/* The next offset from i where the main pass may find a value: a digit, a capital, or the '+'
+ * or '(' of a phone number. Other bytes go four at a time. */
+static size_t next_start(const char *t, size_t len, size_t i)
+{
+    const unsigned char *u = (const unsigned char *)t;
+    while (i + 4 <= len && !(value_start[u[i]] | value_start[u[i + 1]] | value_start[u[i + 2]] |
+                             value_start[u[i + 3]]))
+        i += 4;
+    while (i < len && !value_start[u[i]])
+        i++;
+    return i;
+}
 
 static size_t ext_end(const loki_pii *p)
 {
@@ -703,18 +807,23 @@ static size_t resolve(loki_pii *v, size_t n)
 loki_status loki__pii_scan(const char *text, size_t len, loki_pii **out, size_t *n)
 {
     scan sc = {.t = text, .len = len};
-    for (size_t i = 0; i < len && !sc.oom;) {
-        char c = text[i];
+    pthread_once(&dicts_once, build_dicts);
+    for (size_t i = next_start(text, len, 0); i < len && !sc.oom; i = next_start(text, len, i)) {
         size_t e = 0;
         if (start_ok(&sc, i)) {
-            if (lx_digit(c))
+            if (lx_digit(text[i]))
                 e = try_digits(&sc, i);
-            else if (lx_upper(c))
+            else if (lx_upper(text[i]))
                 e = try_upper(&sc, i);
-            else if (c == '+' || c == '(')
+            else
                 e = try_phone(&sc, i);
         }
-        i = e > i ? e : i + 1;
+        if (e > i) {
+            i = e;
+            continue;
+        }
+        /* No value starts inside a word (start_ok): go past it. */
+        i = lx_alnum(text[i]) ? lx_word_end(text, len, i + 1) : i + 1;
     }
     scan_emails(&sc);
     scan_ipv6(&sc);

@@ -213,9 +213,10 @@ int cmd_serve(int argc, char **argv)
      *   dynamic adjustment). Otherwise the first free of an mmapped block raises the
      *   threshold to that block's size: the audit queue (155 KiB-1.2 MiB, built by workers,
      *   freed by the audit thread every 200 ms) then comes from the heap and leaves holes.
-     * Soak, 32 MB cache, 2 CPUs: default glibc steps up by +13-23 %; an arena per CPU +9-22 %;
-     * both settings +0.8 % with no loss of throughput. MALLOC_ARENA_MAX,
-     * MALLOC_MMAP_THRESHOLD_ and their GLIBC_TUNABLES still win. */
+     * bench/soak.sh, 32 MB cache, 2 CPUs: glibc's defaults drift by up to +14 % (78-92 MB),
+     * an arena per CPU by 3-7 %; one arena alone +1.5 %; both settings 64 MB within ±1.1 %,
+     * same CPU time per request. MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ and their
+     * GLIBC_TUNABLES still win. */
     const char *tun = getenv("GLIBC_TUNABLES");
     if (!getenv("MALLOC_ARENA_MAX") && !(tun && strstr(tun, "malloc.arena_max")))
         mallopt(M_ARENA_MAX, 1);

@@ -9,7 +9,7 @@
 #include "detect.h"
 #include "detect_lex.h"
 
-#define EXCERPT_MAX 200u
+#define EXCERPT_MAX LOKI_SPAN_TEXT_MAX
 
 static const char *const pii_message[LOKI_PII_N] = {
     [LOKI_PII_CARD] = "Payment card number (known issuer range, passes the Luhn check)",
@@ -30,12 +30,7 @@ static const char *const pii_message[LOKI_PII_N] = {
 
 static size_t utf8_cut(const char *t, size_t s, size_t e)
 {
-    if (e - s <= EXCERPT_MAX)
-        return e;
-    e = s + EXCERPT_MAX;
-    while (e > s && ((unsigned char)t[e] & 0xC0) == 0x80)
-        e--; /* do not cut a UTF-8 sequence */
-    return e;
+    return s + loki__utf8_excerpt_len(t + s, e - s, EXCERPT_MAX);
 }
 
 /* How many trailing alphanumerics of a value an excerpt keeps (the rest become '*'). */

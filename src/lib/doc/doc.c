@@ -171,3 +171,25 @@ void loki__locate_linear(const char *text, size_t off, unsigned *line, unsigned 
     *line = l;
     *col = c;
 }
+
+size_t loki__utf8_excerpt_len(const char *p, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80)
+        n--; /* do not cut a UTF-8 sequence */
+    return n;
+}
+
+loki_status loki__err_encoding(loki_error *err, const char *why, size_t off, unsigned line,
+                               unsigned col)
+{
+    loki__err(err, LOKI_EENCODING, "%s at byte %zu (line %u, column %u)", why, off, line, col);
+    if (err) {
+        err->offset = off;
+        err->line = line;
+        err->column = col;
+    }
+    return LOKI_EENCODING;
+}

@@ -14,6 +14,18 @@
  * is valid. Overlong forms, surrogates and code points above U+10FFFF are invalid. */
 size_t loki__utf8_check(const char *p, size_t len, const char **why);
 
+/* Span texts and excerpts are cut to this many bytes (loki_span.text). */
+#define LOKI_SPAN_TEXT_MAX 200u
+
+/* How many of p[0, len) an excerpt of at most `max` bytes keeps: len, or about max, moved back
+ * so that no UTF-8 sequence is cut (p[max] must be readable when len > max). */
+size_t loki__utf8_excerpt_len(const char *p, size_t len, size_t max);
+
+/* Fills err for an encoding error at byte `off` (line/column 1-based) and returns
+ * LOKI_EENCODING: the message and location every check reports. */
+loki_status loki__err_encoding(loki_error *err, const char *why, size_t off, unsigned line,
+                               unsigned col);
+
 typedef struct loki_posmap {
     const char *text;
     size_t len;

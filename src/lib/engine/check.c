@@ -139,12 +139,8 @@ static loki_status build_spans(eval_ctx *cx, const loki_outcome *o, loki_finding
         loki__posmap_locate(&cx->pm, m->start, &s->line, &s->column, &s->char_start);
         loki__posmap_locate(&cx->pm, m->end, NULL, NULL, &cp_end);
         s->char_end = cp_end;
-        size_t tl = m->end - m->start;
-        if (tl > 200) {
-            tl = 200;
-            while (tl > 0 && ((unsigned char)cx->text[m->start + tl] & 0xC0) == 0x80)
-                tl--; /* do not cut a UTF-8 sequence */
-        }
+        size_t tl = loki__utf8_excerpt_len(cx->text + m->start, m->end - m->start,
+                                           LOKI_SPAN_TEXT_MAX);
         s->text = cx->text + m->start; /* re-pointed into the arena below */
         s->text_len = tl;
         char *copy = loki__arena_strndup(cx->arena, s->text, tl);
@@ -431,14 +427,7 @@ static loki_status validate(loki_engine *eng, const char *text, size_t len,
     if (bad < len) {
         unsigned line, col;
         loki__locate_linear(text, bad, &line, &col);
-        loki__err(err, LOKI_EENCODING, "%s at byte %zu (line %u, column %u)", why, bad, line,
-                  col);
-        if (err) {
-            err->offset = bad;
-            err->line = line;
-            err->column = col;
-        }
-        return LOKI_EENCODING;
+        return loki__err_encoding(err, why, bad, line, col);
     }
     return LOKI_OK;
 }

@@ -24,6 +24,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,8 +45,8 @@ struct loki_stream {
     loki_scratch *s;
     hs_stream_t **hs;             /* per database; NULL when not scanned */
     unsigned char *domain_mask;   /* per pattern: in a domain set */
-    unsigned char *no_mask;       /* all zero */
-    unsigned char *own_done;      /* the scratch's own done[] (s->done points at a mask) */
+    unsigned char *own_done;      /* the scratch's own done[]: all zero in a stream (nothing
+                                     marks it), so it doubles as "skip nothing" */
     int by_domain;
     char *buf;                    /* document bytes [bbase, bbase + blen) */
     size_t bbase, blen, cap;
@@ -148,7 +149,6 @@ void loki_stream_destroy(loki_stream *st)
     loki__free(st->tails);
     loki__free(st->hs);
     loki__free(st->domain_mask);
-    loki__free(st->no_mask);
     loki__free(st->buf);
     loki__free(st->kept);
     loki__free(st->near_conds);
@@ -198,9 +198,9 @@ loki_status loki_stream_begin(loki_engine *eng, const loki_check_options *opts,
     st->by_domain = strcmp(type, "unknown") == 0 || strcmp(type, "ai_generated") == 0;
     st->cur.line = 1;
     st->s = loki__scratch_create(rs, sdb);
+    st->own_done = st->s ? st->s->done : NULL;
     st->hs = loki__calloc(sdb->n_dbs, sizeof *st->hs);
     st->domain_mask = loki__calloc(rs->n_patterns, 1);
-    st->no_mask = loki__calloc(rs->n_patterns, 1);
     st->kept = loki__calloc(rs->n_sets, sizeof *st->kept);
     st->tails = loki__calloc(rs->n_sets, sizeof *st->tails);
     st->reach = loki__calloc(rs->n_sets, sizeof *st->reach);
@@ -209,12 +209,11 @@ loki_status loki_stream_begin(loki_engine *eng, const loki_check_options *opts,
     st->before = loki__calloc(rs->n_sets, sizeof *st->before);
     st->cap = 2 * eng->cfg.stream_segment_bytes + 65536;
     st->buf = loki__malloc(st->cap);
-    if (!st->s || !st->hs || !st->domain_mask || !st->no_mask || !st->kept || !st->tails ||
+    if (!st->s || !st->hs || !st->domain_mask || !st->kept || !st->tails ||
         !st->reach || !st->near_set || !st->vi || !st->before || !st->buf)
         goto oom;
     loki__arena_init(&st->vi->arena);
     loki__arena_init(&st->vi->arena2);
-    st->own_done = st->s->done;
     for (size_t i = 0; i < rs->n_sets; i++) {
         st->s->mt.sets[i].loc = loki__calloc(st->keep, sizeof(loki_match_loc));
         if (!st->s->mt.sets[i].loc)
@@ -262,6 +261,26 @@ oom:
     return loki__err(err, LOKI_ENOMEM, "out of memory");
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Index of x in the sorted pos[0, n) (it is there). */
+static size_t find(const size_t *pos, size_t n, size_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pos[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Locates the matches each set newly keeps, copies their text, and drops the rest. */
 static loki_status keep_matches(loki_stream *st, loki_error *err)
 {
@@ -295,15 +314,7 @@ static loki_status keep_matches(loki_stream *st, loki_error *err)
                 pos[j++] = sm->m[i].end;
             }
         }
-        /* Insertion into a sorted list would be quadratic on a dense round; sort. */
-        for (size_t a = 1; a < n_pos; a++) { /* n_pos <= 2 * keep * sets touched: small */
-            size_t x = pos[a], b = a;
-            while (b > 0 && pos[b - 1] > x) {
-                pos[b] = pos[b - 1];
-                b--;
-            }
-            pos[b] = x;
-        }
+        qsort(pos, n_pos, sizeof *pos, cmp_size);
         cursor c = st->cur;
         for (size_t i = 0; i < n_pos; i++) {
             advance(&c, st->buf, st->bbase, pos[i]);
@@ -314,35 +325,14 @@ static loki_status keep_matches(loki_stream *st, loki_error *err)
             loki_set_matches *sm = &s->mt.sets[k];
             for (size_t i = st->kept[k]; i < sm->n && i < st->keep; i++) {
                 const loki_match *m = &sm->m[i];
-                size_t lo = 0, hi = n_pos; /* first pos >= start */
-                while (lo < hi) {
-                    size_t mid = lo + (hi - lo) / 2;
-                    if (pos[mid] < m->start)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
-                const cursor *a = &at[lo];
-                lo = 0, hi = n_pos;
-                while (lo < hi) {
-                    size_t mid = lo + (hi - lo) / 2;
-                    if (pos[mid] < m->end)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
+                const cursor *a = &at[find(pos, n_pos, m->start)];
                 loki_match_loc *l = &sm->loc[i];
                 l->line = a->line;
                 l->column = a->col + 1;
                 l->char_start = a->cp;
-                l->char_end = at[lo].cp;
-                size_t tl = m->end - m->start;
+                l->char_end = at[find(pos, n_pos, m->end)].cp;
                 const char *t = st->buf + (m->start - st->bbase);
-                if (tl > 200) {
-                    tl = 200;
-                    while (tl > 0 && ((unsigned char)t[tl] & 0xC0) == 0x80)
-                        tl--;
-                }
+                size_t tl = loki__utf8_excerpt_len(t, m->end - m->start, LOKI_SPAN_TEXT_MAX);
                 l->text = loki__arena_strndup(&st->loc_arena, t, tl);
                 l->text_len = tl;
                 if (!l->text)
@@ -480,7 +470,7 @@ static loki_status round_run(loki_stream *st, size_t end, int eof, loki_error *e
         if (!st->hs[k])
             continue;
         /* With the domain database running, its patterns are not counted again by a module. */
-        s->done = st->by_domain && k != LOKI_DB_DOMAIN ? st->domain_mask : st->no_mask;
+        s->done = st->by_domain && k != LOKI_DB_DOMAIN ? st->domain_mask : st->own_done;
         hs_error_t he = HS_SUCCESS;
         if (end > st->scanned)
             he = hs_scan_stream(st->hs[k], st->buf + (st->scanned - st->bbase),
@@ -494,7 +484,7 @@ static loki_status round_run(loki_stream *st, size_t end, int eof, loki_error *e
         if (he != HS_SUCCESS && he != HS_SCAN_TERMINATED)
             return loki__err(err, LOKI_EINTERNAL, "scanner failed (error %d)", (int)he);
     }
-    s->done = st->no_mask;
+    s->done = st->own_done;
     size_t *before = st->before;
     for (size_t k = 0; k < rs->n_sets; k++)
         before[k] = s->mt.sets[k].n;
@@ -552,14 +542,7 @@ static loki_status validate_more(loki_stream *st, int eof, loki_error *err)
     if (bad < n) {
         cursor c = st->cur;
         advance(&c, st->buf, st->bbase, st->valid + bad);
-        loki__err(err, LOKI_EENCODING, "%s at byte %zu (line %u, column %u)", why, c.off, c.line,
-                  c.col + 1);
-        if (err) {
-            err->offset = c.off;
-            err->line = c.line;
-            err->column = c.col + 1;
-        }
-        return LOKI_EENCODING;
+        return loki__err_encoding(err, why, c.off, c.line, c.col + 1);
     }
     st->valid += n;
     return LOKI_OK;

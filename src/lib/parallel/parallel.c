@@ -12,7 +12,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "../engine/engine_int.h"
+#include "../util/util.h"
 #include "loki/parallel.h"
 
 void loki_parallel_options_default(loki_parallel_options *o)

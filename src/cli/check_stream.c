@@ -98,46 +98,6 @@ int cli_check_stream(loki_engine *eng, FILE *f, const char *pre, size_t pre_len,
     return 0;
 }
 
-int cli_read_prefix(FILE *f, size_t limit, char **out, size_t *len, int *more)
-{
-    size_t cap = 65536, n = 0;
-    char *p = malloc(cap);
-    *more = 0;
-    if (!p)
-        return -1;
-    for (;;) {
-        if (n == cap) {
-            if (n >= limit) {
-                int c = fgetc(f);
-                if (c != EOF) {
-                    ungetc(c, f);
-                    *more = 1;
-                }
-                break;
-            }
-            size_t nc = cap * 2 < limit ? cap * 2 : limit;
-            char *q = realloc(p, nc);
-            if (!q) {
-                free(p);
-                return -1;
-            }
-            p = q;
-            cap = nc;
-        }
-        size_t r = fread(p + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(p);
-        return -1;
-    }
-    *out = p;
-    *len = n;
-    return 0;
-}
-
 int cli_streamable_name(const char *path)
 {
     static const char *const doc_ext[] = {".docx", ".pdf", ".html", ".htm", ".xhtml", ".md",

@@ -47,7 +47,10 @@ void cli_progress_start(cli_progress *p, const char *name, uint64_t total, int e
                         loki_check_options *o);
 void cli_progress_cb(void *ctx, uint64_t done, uint64_t total);
 void cli_progress_clear(cli_progress *p);
-/* Reads up to limit bytes; *more says whether f has more. 0, or -1 on a read error/OOM. */
+/* Reads up to limit bytes of f (util.c); *more says whether f has more. Returns 0, or
+ * CLI_READ_ENOMEM / CLI_READ_EIO. cli_read_file() is this with "more" as an error. */
+#define CLI_READ_ENOMEM (-1)
+#define CLI_READ_EIO (-2)
 int cli_read_prefix(FILE *f, size_t limit, char **out, size_t *len, int *more);
 /* 0 when the name says the file is a document format (extracted, never streamed). */
 int cli_streamable_name(const char *path);

@@ -138,8 +138,9 @@ static int stream_input(loki_engine *eng, const char *path, const char *name,
         return -1;
     }
     struct stat sb;
-    int regular = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode);
-    if (!is_stdin && fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    int have_stat = fstat(fileno(f), &sb) == 0;
+    int regular = have_stat && S_ISREG(sb.st_mode);
+    if (!is_stdin && have_stat && S_ISDIR(sb.st_mode)) {
         fclose(f);
         snprintf(eb, ebsz, "is a directory");
         return -1;

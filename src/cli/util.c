@@ -43,6 +43,46 @@ char *cli_cache_dir(void)
     return NULL;
 }
 
+int cli_read_prefix(FILE *f, size_t limit, char **out, size_t *len, int *more)
+{
+    size_t cap = limit < 65536 ? (limit ? limit : 1) : 65536, n = 0;
+    char *p = malloc(cap);
+    *more = 0;
+    if (!p)
+        return CLI_READ_ENOMEM;
+    for (;;) {
+        if (n == cap) {
+            if (n >= limit) {
+                int c = fgetc(f);
+                if (c != EOF) {
+                    ungetc(c, f);
+                    *more = 1;
+                }
+                break;
+            }
+            size_t nc = cap * 2 < limit ? cap * 2 : limit;
+            char *q = realloc(p, nc);
+            if (!q) {
+                free(p);
+                return CLI_READ_ENOMEM;
+            }
+            p = q;
+            cap = nc;
+        }
+        size_t r = fread(p + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(p);
+        return CLI_READ_EIO;
+    }
+    *out = p;
+    *len = n;
+    return 0;
+}
+
 int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *errbuf,
                   size_t errsz)
 {
@@ -57,51 +97,19 @@ int cli_read_file(const char *path, size_t max, char **out, size_t *len, char *e
         snprintf(errbuf, errsz, "is a directory");
         return -1;
     }
-    size_t cap = 65536, n = 0;
-    char *p = malloc(cap);
-    if (!p) {
-        if (f != stdin)
-            fclose(f);
-        snprintf(errbuf, errsz, "out of memory");
-        return -1;
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap > max) {
-                free(p);
-                if (f != stdin)
-                    fclose(f);
-                snprintf(errbuf, errsz, "larger than the %zu-byte limit (--max-bytes)", max);
-                return -1;
-            }
-            size_t nc = cap * 2;
-            char *q = realloc(p, nc);
-            if (!q) {
-                free(p);
-                if (f != stdin)
-                    fclose(f);
-                snprintf(errbuf, errsz, "out of memory");
-                return -1;
-            }
-            p = q;
-            cap = nc;
-        }
-        size_t r = fread(p + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(f);
+    char *p = NULL;
+    size_t n = 0;
+    int more = 0;
+    int rc = cli_read_prefix(f, max, &p, &n, &more);
     if (f != stdin)
         fclose(f);
-    if (bad) {
-        free(p);
-        snprintf(errbuf, errsz, "read error");
-        return -1;
-    }
-    if (n > max) {
+    if (rc == 0 && more) {
         free(p);
         snprintf(errbuf, errsz, "larger than the %zu-byte limit (--max-bytes)", max);
+        return -1;
+    }
+    if (rc != 0) {
+        snprintf(errbuf, errsz, "%s", rc == CLI_READ_ENOMEM ? "out of memory" : "read error");
         return -1;
     }
     *out = p;

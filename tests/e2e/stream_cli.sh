@@ -30,6 +30,12 @@ same big "$tmp/a.json" "$tmp/b.json"
 cat "$tmp/big.txt" | "$loki" check $J --no-universal --stream-above 100000 - \
     | sed 's/"file": "[^"]*"/"file": ""/' > "$tmp/b.json"
 same stdin_auto "$tmp/a.json" "$tmp/b.json"
+# A limit smaller than the first read still decides: 5 KB on a pipe with --stream-above 1000
+# is a stream (held in memory, it would break --max-bytes 2000).
+for i in $(seq 100); do echo "Line $i of a plain note about personal data."; done > "$tmp/5k.txt"
+cat "$tmp/5k.txt" | "$loki" check --stream-above 1000 --max-bytes 2000 --no-universal - \
+    >/dev/null 2>"$tmp/err"; rc=$?
+[ "$rc" -lt 2 ] && ok || bad "small --stream-above on a pipe: rc=$rc $(head -c 200 "$tmp/err")"
 # A bad byte deep in a stream: exit 2, located by byte, line and column.
 { head -c 2500000 "$tmp/big.txt"; printf 'x\n\xff\n'; } > "$tmp/badbyte.txt"
 want=$("$loki" check "$tmp/badbyte.txt" 2>&1 >/dev/null | grep -o 'at byte [0-9]* (line [0-9]*, column [0-9]*)')

@@ -5,7 +5,8 @@
 set -eu
 PKGS="build-essential cmake pkg-config libvectorscan-dev libpcre2-dev libyaml-dev libcjson-dev
 libssl-dev libcmocka-dev python3 libmicrohttpd-dev libsqlite3-dev sqlite3 wrk
-libhiredis-dev redis-server libzip-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev chromium nginx"
+libhiredis-dev redis-server libzip-dev libxml2-dev libpoppler-glib-dev libcurl4-openssl-dev chromium nginx
+time"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
